@@ -1,0 +1,204 @@
+"""What `run.py` does after parsing flags: resolve settings, connect, load, summarise, pick the exit code.
+
+Errors a user can act on are printed as one line naming the file or setting and what to do; a traceback
+is shown only with SESSION_STREAM_DEBUG=1, for bugs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from dlt_pipeline import run as cli
+from dlt_pipeline.ledger import raw_counts
+from dlt_pipeline.loader import RunStats, StrictModeFailure, make_pipeline, run_load
+from dlt_pipeline.lock import LockBusy
+from dlt_pipeline.settings import Settings, resolve
+from dlt_pipeline.transport import LocalTransport, SftpSettings, SftpTransport, Transport, TransportError, parse_sftp_url
+
+log = logging.getLogger("session_stream")
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_DIR = Path("demo_data")
+DEMO_ACCOUNT = 1234
+
+
+def open_transport(settings: Settings) -> Transport:
+    """LocalTransport for a folder, SftpTransport for sftp:// URLs."""
+    if not settings.source:
+        raise TransportError("no source: pass --source sftp://USER@HOST/ACCOUNT/raw_data/session_stream "
+                             "(or set source under [session_stream] in .dlt/config.toml)")
+    if not settings.source.startswith("sftp://"):
+        return LocalTransport(Path(settings.source).expanduser())
+    user, port, host, path = parse_sftp_url(settings.source)
+    return SftpTransport(SftpSettings(
+        host=host, port=port, user=user, root=path, private_key=settings.private_key,
+        password=settings.sftp_password, passphrase=settings.private_key_passphrase,
+        known_hosts=settings.known_hosts, trust_host_key=settings.trust_host_key,
+        timeout=settings.timeout, retries=settings.retries, backoff=settings.backoff))
+
+
+class _Progress:
+    """A files progress bar on interactive terminals; silent in cron and CI logs."""
+
+    def __init__(self, files: list[Any]) -> None:
+        self.bar = Progress(TextColumn("loading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                            console=err, transient=True, disable=not err.is_terminal)
+        self.task = self.bar.add_task("files", total=len(files))
+        self.bar.start()
+
+    def advance(self, _file: Any) -> None:
+        self.bar.advance(self.task)
+
+    def close(self) -> None:
+        self.bar.stop()
+
+
+def summarise(stats: RunStats, settings: Settings) -> None:
+    """Tell the user what this run did, in terms of their files."""
+    where = settings.duckdb_path if settings.destination == "duckdb" else settings.destination
+    days = f"{stats.days[0]} .. {stats.days[1]}" if stats.days else "nothing to list"
+    rate = stats.sessions / stats.seconds if stats.seconds else 0.0
+    out.print(f"[bold]Session Stream load[/] into {where} (dataset {settings.dataset_name}), day folders {days}")
+    out.print(f"  files listed {stats.listed}, already loaded {stats.skipped_known}, loaded now {stats.files_loaded}, "
+              f"quarantined {len(stats.files_quarantined)}, waiting (too young / still uploading) {len(stats.waiting)}")
+    out.print(f"  sessions loaded {stats.sessions:,}, lines quarantined {stats.rejected_lines:,}, "
+              f"{stats.bytes_read / 1e6:.1f} MB read in {stats.seconds:.1f} s ({rate:,.0f} sessions/s)")
+    for path, reason in stats.files_quarantined[:10]:
+        out.print(f"  [yellow]quarantined file[/] {path}: {reason}")
+    for path, line, reason in stats.reject_examples:
+        out.print(f"  [yellow]quarantined line[/] {path}:{line}: {reason}")
+    if stats.rejected_lines > len(stats.reject_examples):
+        out.print("  (all quarantined lines are in the session_stream_rejects table)")
+
+
+def _exit_code(stats: RunStats) -> int:
+    if stats.fatal:
+        return cli.EXIT_ERROR
+    if stats.files_quarantined or stats.rejected_lines:
+        return cli.EXIT_QUARANTINED
+    return cli.EXIT_OK
+
+
+def _cli_values(args: argparse.Namespace) -> dict[str, Any]:
+    values = dict(vars(args))
+    values.pop("quiet", None)
+    return values
+
+
+def execute(args: argparse.Namespace) -> int:
+    """Run the loader for parsed arguments and return the process exit code."""
+    try:
+        settings = resolve(_cli_values(args))
+        if settings.demo:
+            return run_demo(settings)
+        return load_once(settings)
+    except ValueError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        return cli.EXIT_USAGE
+
+
+def load_once(settings: Settings) -> int:
+    try:
+        transport = open_transport(settings)
+    except TransportError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        return cli.EXIT_ERROR
+    try:
+        stats = run_load(settings, transport, _Progress)
+    except LockBusy as exc:
+        err.print(f"[red]error:[/] {exc}")
+        return cli.EXIT_LOCKED
+    except TransportError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        return cli.EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - turn dlt's wrapped errors into one actionable line
+        root = _root_cause(exc)
+        if isinstance(root, StrictModeFailure):
+            err.print(f"[red]--strict:[/] {root}; nothing was loaded. Fix or remove the file, or run without "
+                      "--strict to quarantine it and load the rest.")
+            return cli.EXIT_STRICT
+        if isinstance(root, (TransportError, LockBusy)):
+            err.print(f"[red]error:[/] {root}")
+            return cli.EXIT_ERROR
+        if os.environ.get("SESSION_STREAM_DEBUG"):
+            raise
+        err.print(f"[red]error:[/] the load failed: {type(root).__name__}: {str(root).splitlines()[0][:400] if str(root) else ''}"
+                  "\n  Rows already handed to the warehouse are kept pending and finished by the next run; "
+                  "set SESSION_STREAM_DEBUG=1 for the full traceback.")
+        return cli.EXIT_ERROR
+    finally:
+        transport.close()
+    summarise(stats, settings)
+    if stats.fatal:
+        err.print(f"[red]error:[/] {stats.fatal}")
+    return _exit_code(stats)
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    seen = exc
+    while True:
+        nxt = seen.__cause__ or seen.__context__
+        if nxt is None or nxt is seen:
+            return seen
+        if isinstance(seen, (StrictModeFailure, TransportError, LockBusy)):
+            return seen
+        seen = nxt
+
+
+def run_demo(settings: Settings) -> int:
+    """Generate a sample day, load it through the local-folder path, build the dbt project, summarise."""
+    from dlt_pipeline.generator import generate, session_stream_root
+
+    root = session_stream_root(DEMO_DIR, DEMO_ACCOUNT)
+    if not root.exists():
+        out.print(f"generating a sample day of Session Stream files into {root} ...")
+        generate(DEMO_DIR, account_id=DEMO_ACCOUNT, start_date="2026-11-01", days=1, sessions_per_day=20_000,
+                 files_per_window=2, seed=7, redeliver=1, reemit=0.05, truth_path=DEMO_DIR / "truth.json")
+    settings.source = str(root)
+    settings.min_file_age_seconds = 0
+    settings.destination = "duckdb"
+    code = load_once(settings)
+    if code not in (cli.EXIT_OK, cli.EXIT_QUARANTINED):
+        return code
+    counts = raw_counts(make_pipeline(settings))
+    out.print("  raw rows: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
+    if not (REPO / "dbt_project.yml").exists():
+        return code
+    return run_dbt_and_summary(settings) or code
+
+
+def run_dbt_and_summary(settings: Settings) -> int:
+    """`dbt build` against the same DuckDB file, then a short summary from the marts."""
+    profiles = REPO / "profiles.yml"
+    profiles_dir = REPO if profiles.exists() else _demo_profiles_dir()
+    env = {**os.environ, "SESSION_STREAM_DUCKDB": str(Path(settings.duckdb_path).resolve())}
+    dbt = Path(sys.executable).with_name("dbt")
+    out.print("running dbt build ...")
+    proc = subprocess.run([str(dbt), "build", "--profiles-dir", str(profiles_dir), "--project-dir", str(REPO),
+                           "--target", "duckdb", "--quiet"], env=env, cwd=REPO)
+    if proc.returncode != 0:
+        err.print("[red]error:[/] dbt build failed (output above)")
+        return cli.EXIT_ERROR
+    from dlt_pipeline.mart_summary import print_summary
+
+    print_summary(settings.duckdb_path)
+    return 0
+
+
+def _demo_profiles_dir() -> Path:
+    """dbt needs a profiles.yml; the demo uses the example one unchanged (DuckDB target)."""
+    target = REPO / ".dbt_demo"
+    target.mkdir(exist_ok=True)
+    (target / "profiles.yml").write_text((REPO / "profiles.example.yml").read_text())
+    return target

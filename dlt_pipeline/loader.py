@@ -1,0 +1,245 @@
+"""One loader run: finish anything a crashed run left, plan from the ledger, stream files into dlt.
+
+Everything a file produces (its rows in every raw table, its rejects and its ledger row) goes into the
+same dlt load package, so the warehouse sees a file completely or not at all. dlt's Arrow path is used
+because our reshape already produces typed columns: dlt only writes them to parquet and loads them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import dlt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dlt_pipeline.ledger import LEDGER_TABLE, REJECTS_TABLE, last_loaded_day, read_ledger
+from dlt_pipeline.lock import RunLock
+from dlt_pipeline.parse import FileProblem, check_gzip, parse_file
+from dlt_pipeline.pii import PiiPolicy
+from dlt_pipeline.plan import Candidate, earliest_day, list_candidates, look_back_start, today_utc
+from dlt_pipeline.reshape import FileContext
+from dlt_pipeline.settings import Settings
+from dlt_pipeline.transport import FileChanged, Transport, TransportError
+
+log = logging.getLogger("session_stream")
+
+# dlt leaves `_dlt_load_id` off Arrow tables unless asked; staging models need it to read only
+# rows of completed loads.
+os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
+
+
+class StrictModeFailure(Exception):
+    """--strict is on and something had to be quarantined: this run loads nothing."""
+
+
+@dataclass
+class RunStats:
+    """What happened, for the summary and the exit code."""
+
+    listed: int = 0
+    skipped_known: int = 0
+    waiting: list[str] = field(default_factory=list)
+    files_loaded: int = 0
+    files_quarantined: list[tuple[str, str]] = field(default_factory=list)
+    sessions: int = 0
+    rejected_lines: int = 0
+    reject_examples: list[tuple[str, int, str]] = field(default_factory=list)
+    bytes_read: int = 0
+    fatal: str | None = None
+    days: tuple[date, date] | None = None
+    load_id: str | None = None
+    seconds: float = 0.0
+
+
+def make_pipeline(settings: Settings) -> dlt.Pipeline:
+    """The dlt pipeline for the chosen destination; credentials for postgres/redshift come from dlt config."""
+    if settings.destination == "duckdb":
+        Path(settings.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
+        destination: Any = dlt.destinations.duckdb(credentials=settings.duckdb_path)
+    else:
+        destination = settings.destination
+    kwargs: dict[str, Any] = {}
+    if settings.pipelines_dir:
+        kwargs["pipelines_dir"] = settings.pipelines_dir
+    return dlt.pipeline(pipeline_name=settings.pipeline_name, destination=destination,
+                        dataset_name=settings.dataset_name, **kwargs)
+
+
+def finish_pending(pipeline: dlt.Pipeline) -> bool:
+    """Complete a package a crashed run extracted but did not load, before deciding what is new."""
+    if not pipeline.has_pending_data:
+        return False
+    log.warning("finishing the load a previous run left pending before looking for new files")
+    pipeline.normalize()
+    pipeline.load()
+    return True
+
+
+def plan_files(transport: Transport, pipeline: dlt.Pipeline, settings: Settings, stats: RunStats) -> list[Candidate]:
+    """Which files to load now: listed in the needed day folders, not in the ledger, old enough."""
+    end = min(settings.end_date or today_utc(), today_utc())
+    start = settings.start_date or look_back_start(last_loaded_day(pipeline), settings.lookback_days)
+    if start is None:
+        start = earliest_day(transport)
+        if start is None:
+            log.warning("no day folders under %s yet", transport.description)
+            return []
+    if start > end:
+        return []
+    stats.days = (start, end)
+    ledger = read_ledger(pipeline, since=start)
+    files, odd = list_candidates(transport, start, end)
+    for name in odd:
+        log.warning("ignoring unexpected entry %s (not a Session Stream file name)", name)
+    stats.listed = len(files)
+    now = time.time()
+    todo = []
+    for cand in files:
+        if ledger.is_done(cand.path, settings.retry_quarantined):
+            stats.skipped_known += 1
+        elif settings.min_file_age_seconds and now - cand.mtime < settings.min_file_age_seconds:
+            stats.waiting.append(cand.path)
+        else:
+            todo.append(cand)
+    return todo
+
+
+class _TypeRegistry:
+    """Keeps each inferred column on one Arrow type across batches (fields the code did not know)."""
+
+    def __init__(self) -> None:
+        self.types: dict[tuple[str, str], pa.DataType] = {}
+
+    def conform(self, table_name: str, table: pa.Table) -> pa.Table:
+        for i, name in enumerate(table.column_names):
+            key = (table_name, name)
+            seen = self.types.get(key)
+            typ = table.schema.field(i).type
+            if seen is None:
+                self.types[key] = typ
+            elif seen != typ:
+                col = table.column(i)
+                try:
+                    col = pc.cast(col, seen)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    col = pc.cast(col, pa.string())
+                    self.types[key] = pa.string()
+                table = table.set_column(i, name, col)
+        return table
+
+
+def _ledger_row(cand: Candidate, status: str, reason: str | None, sessions: int, rejected: int,
+                load_id: str) -> dict[str, Any]:
+    return {
+        "file_path": cand.path, "file_name": cand.name, "day": cand.day, "window_start": cand.window_start,
+        "size_bytes": cand.size, "modified_at": datetime.fromtimestamp(cand.mtime, UTC),
+        "sessions_loaded": sessions, "rejected_lines": rejected, "status": status, "reason": reason,
+        "load_id": load_id, "loaded_at": datetime.now(UTC),
+    }
+
+
+LEDGER_HINTS = dlt.mark.make_hints(table_name=LEDGER_TABLE, write_disposition="merge", primary_key="file_path",
+                                   columns={"reason": {"data_type": "text", "nullable": True},
+                                            "window_start": {"data_type": "timestamp", "nullable": True}})
+REJECT_HINTS = dlt.mark.make_hints(table_name=REJECTS_TABLE, write_disposition="append",
+                                   columns={"line_number": {"data_type": "bigint", "nullable": True}})
+
+
+def file_items(files: list[Candidate], transport: Transport, settings: Settings, stats: RunStats,
+               spool: Path, progress: Any = None) -> Iterator[Any]:
+    """Yield every file's Arrow batches, rejects and ledger row, file by file, in name order."""
+    pii = PiiPolicy(settings.pii_mode,  # type: ignore[arg-type]
+                    frozenset(settings.pii_target_ids) if settings.pii_target_ids else None,
+                    (settings.pii_salt or "").encode())
+    registry = _TypeRegistry()
+    load_id = dlt.current.load_package_state()["load_id"]
+    stats.load_id = load_id
+    for cand in files:
+        try:
+            local = transport.fetch(cand.path, cand.size, spool)
+        except FileChanged as exc:
+            log.warning("%s", exc)
+            stats.waiting.append(cand.path)
+            continue
+        except TransportError as exc:
+            stats.fatal = str(exc)
+            return  # load the files already read; the rest waits for the next run
+        try:
+            stats.bytes_read += cand.size
+            ctx = FileContext(cand.path, cand.name, cand.window_start)
+            sessions = rejected = 0
+            try:
+                check_gzip(local)
+            except FileProblem as exc:
+                if settings.strict:
+                    raise StrictModeFailure(f"{cand.path}: {exc}") from None
+                stats.files_quarantined.append((cand.path, str(exc)))
+                yield dlt.mark.with_hints([{"file_path": cand.path, "line_number": None, "reason": str(exc),
+                                            "raw_text": None, "load_id": load_id}], REJECT_HINTS, create_table_variant=True)
+                yield dlt.mark.with_hints([_ledger_row(cand, "quarantined", str(exc), 0, 0, load_id)], LEDGER_HINTS, create_table_variant=True)
+                continue
+            for batch in parse_file(local, ctx, pii, settings.batch_size, settings.max_line_bytes):
+                if batch.rejects:
+                    if settings.strict:
+                        first = batch.rejects[0]
+                        raise StrictModeFailure(f"{cand.path} line {first.line_number}: {first.reason}")
+                    rejected += len(batch.rejects)
+                    for r in batch.rejects[: max(0, 5 - len(stats.reject_examples))]:
+                        stats.reject_examples.append((cand.path, r.line_number, r.reason))
+                    yield dlt.mark.with_hints(
+                        [{"file_path": cand.path, "line_number": r.line_number, "reason": r.reason,
+                          "raw_text": r.raw_text, "load_id": load_id} for r in batch.rejects], REJECT_HINTS, create_table_variant=True)
+                for table_name, table in batch.tables.items():
+                    yield dlt.mark.with_table_name(registry.conform(table_name, table), table_name)
+                sessions += batch.sessions
+            stats.sessions += sessions
+            stats.rejected_lines += rejected
+            stats.files_loaded += 1
+            reason = f"{rejected} line(s) quarantined, see {REJECTS_TABLE}" if rejected else None
+            yield dlt.mark.with_hints([_ledger_row(cand, "loaded", reason, sessions, rejected, load_id)],
+                                      LEDGER_HINTS, create_table_variant=True)
+        finally:
+            transport.release(local)
+            if progress is not None:
+                progress(cand)
+
+
+def run_load(settings: Settings, transport: Transport, progress_factory: Any = None) -> RunStats:
+    """Load every new file once; return the run's statistics (raises on fatal configuration errors)."""
+    started = time.perf_counter()
+    stats = RunStats()
+    pipeline = make_pipeline(settings)
+    with RunLock(pipeline, settings):
+        finish_pending(pipeline)
+        files = plan_files(transport, pipeline, settings, stats)
+        if files:
+            spool = Path(tempfile.mkdtemp(prefix="spool-", dir=pipeline.working_dir))
+            progress = progress_factory(files) if progress_factory else None
+            resource = dlt.resource(
+                file_items(files, transport, settings, stats, spool, progress.advance if progress else None),
+                name="session_stream", file_format="parquet")
+            try:
+                pipeline.extract(resource)
+                pipeline.normalize()
+            except BaseException:
+                # nothing reached the warehouse yet: never leave a half-made package for the next run
+                pipeline.abort_packages()
+                raise
+            finally:
+                if progress:
+                    progress.close()
+                shutil.rmtree(spool, ignore_errors=True)
+            # a failure from here on leaves the package pending; the next run finishes it first
+            pipeline.load()
+    stats.seconds = time.perf_counter() - started
+    return stats

@@ -1,0 +1,31 @@
+{#- Child rows of the surviving session version only (joined on the root row id), so nothing downstream is doubled. -#}
+with child as (
+
+    select * from {{ ref('stg_monetate__custom_targets') }}
+
+),
+
+sessions as (
+
+    select session_row_id, session_id, session_key, loaded_at from {{ ref('int_monetate__sessions_deduped') }}
+
+),
+
+final as (
+
+    select
+        child.row_id,
+        child.session_row_id,
+        sessions.session_id,
+        sessions.session_key,
+        child.list_index,
+        child.target_id,
+        child.target_value,
+        sessions.loaded_at
+    from child
+    inner join sessions
+        on child.session_row_id = sessions.session_row_id
+
+)
+
+select * from final

@@ -1,0 +1,32 @@
+{#- Child rows of the surviving session version only (joined on the root row id), so nothing downstream is doubled. -#}
+with child as (
+
+    select * from {{ ref('stg_monetate__page_events') }}
+
+),
+
+sessions as (
+
+    select session_row_id, session_id, session_key, loaded_at from {{ ref('int_monetate__sessions_deduped') }}
+
+),
+
+final as (
+
+    select
+        child.row_id,
+        child.session_row_id,
+        sessions.session_id,
+        sessions.session_key,
+        child.list_index,
+        child.page_event_id,
+        child.first_seen_at,
+        child.first_seen_ms,
+        sessions.loaded_at
+    from child
+    inner join sessions
+        on child.session_row_id = sessions.session_row_id
+
+)
+
+select * from final

@@ -1,0 +1,26 @@
+{%- set raw = monetate_raw_columns('sessions__page_event_ids') -%}
+
+with source as (
+
+    {{ monetate_completed_rows('sessions__page_event_ids', raw) }}
+
+),
+
+renamed as (
+
+    select
+        {{ monetate_col(raw, '_dlt_id', 'varchar') }} as row_id,
+        {{ monetate_col(raw, '_dlt_parent_id', 'varchar') }} as parent_row_id,
+        {{ monetate_col(raw, '_dlt_root_id', 'varchar') }} as session_row_id,
+        cast({{ monetate_col(raw, '_dlt_list_idx', 'bigint') }} as bigint) as list_index,
+        {{ monetate_col(raw, 'session_id', 'varchar') }} as session_id,
+        {{ monetate_col(raw, 'id', 'varchar') }} as page_event_id,
+        {{ epoch_ms_to_timestamp(monetate_col(raw, 'value', 'bigint')) }} as first_seen_at,
+        cast({{ monetate_col(raw, 'value', 'bigint') }} as bigint) as first_seen_ms,
+        {{ monetate_col(raw, '_dlt_load_id', 'varchar') }} as load_id
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,27 @@
+{%- set raw = monetate_raw_columns('sessions__purchase_lines') -%}
+
+with source as (
+
+    {{ monetate_completed_rows('sessions__purchase_lines', raw) }}
+
+),
+
+renamed as (
+
+    select
+        {{ monetate_col(raw, '_dlt_id', 'varchar') }} as row_id,
+        {{ monetate_col(raw, '_dlt_parent_id', 'varchar') }} as parent_row_id,
+        {{ monetate_col(raw, '_dlt_root_id', 'varchar') }} as session_row_id,
+        cast({{ monetate_col(raw, '_dlt_list_idx', 'bigint') }} as bigint) as list_index,
+        {{ monetate_col(raw, 'session_id', 'varchar') }} as session_id,
+        {{ monetate_col(raw, 'id', 'varchar') }} as purchase_id,
+        {{ to_money(monetate_col(raw, 'value', 'double precision')) }} as purchase_value,
+        {{ epoch_ms_to_timestamp(monetate_col(raw, 'time', 'bigint')) }} as purchased_at,
+        cast({{ monetate_col(raw, 'time', 'bigint') }} as bigint) as purchased_ms,
+        {{ monetate_col(raw, '_dlt_load_id', 'varchar') }} as load_id
+
+    from source
+
+)
+
+select * from renamed
