@@ -22,7 +22,14 @@ from dlt_pipeline.ledger import raw_counts
 from dlt_pipeline.loader import RunStats, StrictModeFailure, make_pipeline, run_load
 from dlt_pipeline.lock import LockBusy
 from dlt_pipeline.settings import Settings, resolve
-from dlt_pipeline.transport import LocalTransport, SftpSettings, SftpTransport, Transport, TransportError, parse_sftp_url
+from dlt_pipeline.transport import (
+    LocalTransport,
+    SftpSettings,
+    SftpTransport,
+    Transport,
+    TransportError,
+    parse_sftp_url,
+)
 
 log = logging.getLogger("session_stream")
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -133,9 +140,10 @@ def load_once(settings: Settings) -> int:
             return cli.EXIT_ERROR
         if os.environ.get("SESSION_STREAM_DEBUG"):
             raise
-        err.print(f"[red]error:[/] the load failed: {type(root).__name__}: {str(root).splitlines()[0][:400] if str(root) else ''}"
-                  "\n  Rows already handed to the warehouse are kept pending and finished by the next run; "
-                  "set SESSION_STREAM_DEBUG=1 for the full traceback.")
+        first_line = str(root).splitlines()[0][:400] if str(root) else ""
+        err.print(f"[red]error:[/] the load failed: {type(root).__name__}: {first_line}\n"
+                  "  Nothing is lost: a package that reached the warehouse is finished by the next run, anything "
+                  "else is planned again. Set SESSION_STREAM_DEBUG=1 for the full traceback.")
         return cli.EXIT_ERROR
     finally:
         transport.close()

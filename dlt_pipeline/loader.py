@@ -24,12 +24,12 @@ import pyarrow.compute as pc
 
 from dlt_pipeline.ledger import LEDGER_TABLE, REJECTS_TABLE, last_loaded_day, read_ledger
 from dlt_pipeline.lock import RunLock
-from dlt_pipeline.parse import FileProblem, check_gzip, parse_file
 from dlt_pipeline.pii import PiiPolicy
 from dlt_pipeline.plan import Candidate, earliest_day, list_candidates, look_back_start, today_utc
 from dlt_pipeline.reshape import FileContext
 from dlt_pipeline.settings import Settings
 from dlt_pipeline.transport import FileChanged, Transport, TransportError
+from dlt_pipeline.workers import FileOutcome, ParseJob, ParsePool, default_workers, read_spooled
 
 log = logging.getLogger("session_stream")
 
@@ -157,61 +157,82 @@ REJECT_HINTS = dlt.mark.make_hints(table_name=REJECTS_TABLE, write_disposition="
 
 def file_items(files: list[Candidate], transport: Transport, settings: Settings, stats: RunStats,
                spool: Path, progress: Any = None) -> Iterator[Any]:
-    """Yield every file's Arrow batches, rejects and ledger row, file by file, in name order."""
+    """Yield every file's Arrow batches, rejects and ledger row, file by file, in name order.
+
+    Downloads happen here; parsing runs in worker processes a few files ahead, so the network, the
+    parser and dlt's writer overlap.
+    """
     pii = PiiPolicy(settings.pii_mode,  # type: ignore[arg-type]
                     frozenset(settings.pii_target_ids) if settings.pii_target_ids else None,
                     (settings.pii_salt or "").encode())
     registry = _TypeRegistry()
     load_id = dlt.current.load_package_state()["load_id"]
     stats.load_id = load_id
-    for cand in files:
-        try:
-            local = transport.fetch(cand.path, cand.size, spool)
-        except FileChanged as exc:
-            log.warning("%s", exc)
-            stats.waiting.append(cand.path)
-            continue
-        except TransportError as exc:
-            stats.fatal = str(exc)
-            return  # load the files already read; the rest waits for the next run
-        try:
-            stats.bytes_read += cand.size
-            ctx = FileContext(cand.path, cand.name, cand.window_start)
-            sessions = rejected = 0
+    pool = ParsePool(default_workers() if settings.workers < 0 else settings.workers)
+    try:
+        for number, cand in enumerate(files):
             try:
-                check_gzip(local)
-            except FileProblem as exc:
-                if settings.strict:
-                    raise StrictModeFailure(f"{cand.path}: {exc}") from None
-                stats.files_quarantined.append((cand.path, str(exc)))
-                yield dlt.mark.with_hints([{"file_path": cand.path, "line_number": None, "reason": str(exc),
-                                            "raw_text": None, "load_id": load_id}], REJECT_HINTS, create_table_variant=True)
-                yield dlt.mark.with_hints([_ledger_row(cand, "quarantined", str(exc), 0, 0, load_id)], LEDGER_HINTS, create_table_variant=True)
+                local = transport.fetch(cand.path, cand.size, spool)
+            except FileChanged as exc:
+                log.warning("%s", exc)
+                stats.waiting.append(cand.path)
                 continue
-            for batch in parse_file(local, ctx, pii, settings.batch_size, settings.max_line_bytes):
-                if batch.rejects:
-                    if settings.strict:
-                        first = batch.rejects[0]
-                        raise StrictModeFailure(f"{cand.path} line {first.line_number}: {first.reason}")
-                    rejected += len(batch.rejects)
-                    for r in batch.rejects[: max(0, 5 - len(stats.reject_examples))]:
-                        stats.reject_examples.append((cand.path, r.line_number, r.reason))
-                    yield dlt.mark.with_hints(
-                        [{"file_path": cand.path, "line_number": r.line_number, "reason": r.reason,
-                          "raw_text": r.raw_text, "load_id": load_id} for r in batch.rejects], REJECT_HINTS, create_table_variant=True)
-                for table_name, table in batch.tables.items():
-                    yield dlt.mark.with_table_name(registry.conform(table_name, table), table_name)
-                sessions += batch.sessions
-            stats.sessions += sessions
-            stats.rejected_lines += rejected
-            stats.files_loaded += 1
-            reason = f"{rejected} line(s) quarantined, see {REJECTS_TABLE}" if rejected else None
-            yield dlt.mark.with_hints([_ledger_row(cand, "loaded", reason, sessions, rejected, load_id)],
-                                      LEDGER_HINTS, create_table_variant=True)
-        finally:
-            transport.release(local)
+            except TransportError as exc:
+                stats.fatal = str(exc)
+                break  # load the files already read; the rest waits for the next run
+            stats.bytes_read += cand.size
+            job = ParseJob(str(local), FileContext(cand.path, cand.name, cand.window_start), pii,
+                           settings.batch_size, settings.max_line_bytes,
+                           None, f"f{number}")
+            pool.submit((cand, local), job)
+            for (done, done_local), outcome in pool.drain(keep=pool.capacity):
+                yield from _file_rows(done, outcome, settings, stats, registry, load_id)
+                transport.release(done_local)
+                if progress is not None:
+                    progress(done)
+        for (done, done_local), outcome in pool.drain(keep=0):
+            yield from _file_rows(done, outcome, settings, stats, registry, load_id)
+            transport.release(done_local)
             if progress is not None:
-                progress(cand)
+                progress(done)
+    finally:
+        pool.close()
+
+
+def _file_rows(cand: Candidate, outcome: FileOutcome, settings: Settings, stats: RunStats,
+               registry: _TypeRegistry, load_id: str) -> Iterator[Any]:
+    """dlt items for one parsed file: data tables, rejects, then its ledger row (same package)."""
+    if outcome.problem is not None:
+        if settings.strict:
+            raise StrictModeFailure(f"{cand.path}: {outcome.problem}")
+        stats.files_quarantined.append((cand.path, outcome.problem))
+        yield dlt.mark.with_hints([{"file_path": cand.path, "line_number": None, "reason": outcome.problem,
+                                    "raw_text": None, "load_id": load_id}], REJECT_HINTS, create_table_variant=True)
+        yield dlt.mark.with_hints([_ledger_row(cand, "quarantined", outcome.problem, 0, 0, load_id)],
+                                  LEDGER_HINTS, create_table_variant=True)
+        return
+    sessions = rejected = 0
+    for batch in outcome.batches:
+        if batch.rejects:
+            if settings.strict:
+                first = batch.rejects[0]
+                raise StrictModeFailure(f"{cand.path} line {first.line_number}: {first.reason}")
+            rejected += len(batch.rejects)
+            for r in batch.rejects[: max(0, 5 - len(stats.reject_examples))]:
+                stats.reject_examples.append((cand.path, r.line_number, r.reason))
+            yield dlt.mark.with_hints(
+                [{"file_path": cand.path, "line_number": r.line_number, "reason": r.reason,
+                  "raw_text": r.raw_text, "load_id": load_id} for r in batch.rejects],
+                REJECT_HINTS, create_table_variant=True)
+        for table_name, path in batch.tables.items():
+            yield dlt.mark.with_table_name(registry.conform(table_name, read_spooled(path)), table_name)
+        sessions += batch.sessions
+    stats.sessions += sessions
+    stats.rejected_lines += rejected
+    stats.files_loaded += 1
+    reason = f"{rejected} line(s) quarantined, see {REJECTS_TABLE}" if rejected else None
+    yield dlt.mark.with_hints([_ledger_row(cand, "loaded", reason, sessions, rejected, load_id)],
+                              LEDGER_HINTS, create_table_variant=True)
 
 
 def run_load(settings: Settings, transport: Transport, progress_factory: Any = None) -> RunStats:

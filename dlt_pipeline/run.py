@@ -29,7 +29,8 @@ DESTINATION__POSTGRES__CREDENTIALS=postgresql://user@host:5432/db (password via 
 
 Exit codes: {EXIT_OK} all new files loaded; {EXIT_QUARANTINED} loaded, but some files or lines were quarantined
 (see the session_stream_rejects table); {EXIT_STRICT} --strict and something needed quarantine (nothing loaded);
-{EXIT_LOCKED} another run is in progress; {EXIT_USAGE} bad options; {EXIT_ERROR} any other failure (message says what to do).
+{EXIT_LOCKED} another run is in progress; {EXIT_USAGE} bad options; {EXIT_ERROR} any other failure (the message
+says what to do).
 """
 
 
@@ -78,7 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "SESSION_STREAM__PII_SALT), or drop (default keep)")
     beh.add_argument("--pii-target-ids", metavar="ID,ID",
                      help="apply --pii-mode only to these custom target ids (default: all targets)")
-    beh.add_argument("--batch-size", type=int, metavar="N", help="sessions per Arrow batch; bounds memory (default 20000)")
+    beh.add_argument("--batch-size", type=int, metavar="N",
+                     help="sessions per Arrow batch; bounds memory (default 20000)")
+    beh.add_argument("--workers", type=int, metavar="N",
+                     help="parser processes (default: up to 2; 0 parses in the main process)")
     beh.add_argument("--pipelines-dir", metavar="PATH", help="dlt working folder (default ~/.dlt/pipelines)")
     beh.add_argument("--demo", action="store_true",
                      help="generate a sample day into ./demo_data, load it into DuckDB, run dbt build, print a summary")

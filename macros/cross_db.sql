@@ -188,3 +188,18 @@
 {% macro timestamp_literal(value) -%}
   cast('{{ value }}' as timestamp)
 {%- endmacro %}
+
+{# ---------------------------------------------------------------- boolean -> 'true' / 'false' text #}
+{% macro boolean_to_text(expr) -%}
+  {{ return(adapter.dispatch('boolean_to_text', 'monetate_session_stream')(expr)) }}
+{%- endmacro %}
+
+{% macro default__boolean_to_text(expr) -%}
+  case when {{ expr }} then 'true' when not {{ expr }} then 'false' end
+{%- endmacro %}
+{% macro duckdb__boolean_to_text(expr) -%}cast({{ expr }} as varchar){%- endmacro %}
+{% macro postgres__boolean_to_text(expr) -%}cast({{ expr }} as text){%- endmacro %}
+{#- Redshift cannot cast boolean to varchar -#}
+{% macro redshift__boolean_to_text(expr) -%}
+  case when {{ expr }} then 'true' when not {{ expr }} then 'false' end
+{%- endmacro %}

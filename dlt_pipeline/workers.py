@@ -1,0 +1,128 @@
+"""Parse files in worker processes while the main process feeds dlt, so both cores stay busy.
+
+Parsing (gunzip, JSON, reshape) and dlt's extract step each cost about as much CPU; in one process they
+take turns. Workers write each batch's Arrow tables to uncompressed Arrow IPC files in the run's spool
+folder and return only their paths, so memory stays bounded by the batch size and the number of files
+in flight, whatever the file sizes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from dlt_pipeline.parse import FileProblem, check_gzip, parse_file
+from dlt_pipeline.pii import PiiPolicy
+from dlt_pipeline.reshape import FileContext, Reject
+
+
+@dataclass
+class SpooledBatch:
+    """One parsed batch on disk: table name → IPC file, plus its accepted count and rejects."""
+
+    tables: dict[str, str | pa.Table]
+    sessions: int
+    rejects: list[Reject] = field(default_factory=list)
+
+
+@dataclass
+class FileOutcome:
+    """A whole file's result: its batches (a list, or a lazy iterator in-process), or why it is quarantined."""
+
+    problem: str | None
+    batches: list[SpooledBatch] | Iterator[SpooledBatch] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ParseJob:
+    """Everything a worker needs, picklable."""
+
+    local: str
+    ctx: FileContext
+    pii: PiiPolicy
+    batch_size: int
+    max_line_bytes: int
+    spool: str | None
+    tag: str
+
+
+def run_job(job: ParseJob, lazy: bool = False) -> FileOutcome:
+    """Check and parse one file (in a worker, or lazily in-process so memory follows the batch size)."""
+    path = Path(job.local)
+    try:
+        check_gzip(path)
+    except FileProblem as exc:
+        return FileOutcome(str(exc))
+    batches = _spool_batches(job)
+    return FileOutcome(None, batches if lazy else list(batches))
+
+
+def _spool_batches(job: ParseJob) -> Iterator[SpooledBatch]:
+    """Parsed batches, either in memory (spool None) or written to Arrow IPC files in the spool folder."""
+    for number, batch in enumerate(parse_file(Path(job.local), job.ctx, job.pii, job.batch_size,
+                                              job.max_line_bytes)):
+        if job.spool is None:
+            yield SpooledBatch(dict(batch.tables), batch.sessions, batch.rejects)
+            continue
+        paths: dict[str, str | pa.Table] = {}
+        for table_name, table in batch.tables.items():
+            target = os.path.join(job.spool, f"{job.tag}.{number}.{table_name}.arrow")
+            with pa.OSFile(target, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+            paths[table_name] = target
+        yield SpooledBatch(paths, batch.sessions, batch.rejects)
+
+
+def read_spooled(path: str | pa.Table) -> pa.Table:
+    """Load a spooled table and delete its file (memory-mapped read: no extra copy)."""
+    if isinstance(path, pa.Table):
+        return path
+    with pa.memory_map(path) as source:
+        table = pa.ipc.open_file(source).read_all()
+    os.unlink(path)
+    return table
+
+
+class ParsePool:
+    """Runs ParseJobs on `workers` processes (0 = in this process), yielding outcomes in submission order."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+        if workers > 0:
+            # forkserver: workers do not inherit dlt's threads or open database handles
+            self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+        self._pending: list[tuple[Any, Future[FileOutcome] | FileOutcome]] = []
+
+    @property
+    def capacity(self) -> int:
+        return max(1, self.workers + 1)
+
+    def submit(self, key: Any, job: ParseJob) -> None:
+        if self._pool is None:
+            self._pending.append((key, run_job(job, lazy=True)))
+        else:
+            self._pending.append((key, self._pool.submit(run_job, job)))
+
+    def drain(self, keep: int) -> Iterator[tuple[Any, FileOutcome]]:
+        """Yield finished outcomes, oldest first, until at most `keep` jobs remain in flight."""
+        while len(self._pending) > keep:
+            key, result = self._pending.pop(0)
+            yield key, result if isinstance(result, FileOutcome) else result.result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def default_workers() -> int:
+    """One worker per core beyond the first keeps the main process free for dlt (2 on this 2-core box)."""
+    return min(2, os.cpu_count() or 1)

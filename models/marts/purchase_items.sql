@@ -1,0 +1,60 @@
+{{
+  config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='session_key',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ monetate_delete_affected_sessions() }}"
+  )
+}}
+-- depends_on: {{ ref('int_monetate__session_versions') }}
+
+with items as (
+
+    select * from {{ ref('int_monetate__purchase_line_items') }}
+    where {{ monetate_incremental_filter('session_key') }}
+
+),
+
+purchase_lines as (
+
+    select * from {{ ref('int_monetate__purchase_lines') }}
+    where {{ monetate_incremental_filter('session_key') }}
+
+),
+
+sessions as (
+
+    select * from {{ ref('sessions_fact') }}
+
+),
+
+final as (
+
+    select
+        items.session_id || '|' || items.purchase_id || '|' || {{ to_text('items.item_index') }} as purchase_item_key,
+        items.session_id,
+        items.session_key,
+        items.purchase_id,
+        items.item_index,
+        purchase_lines.purchased_at,
+        purchase_lines.purchase_value,
+        items.product_id,
+        items.sku,
+        items.unit_price,
+        items.quantity,
+        cast(items.unit_price * items.quantity as {{ money_type() }}) as line_value,
+        sessions.session_date,
+        sessions.device_type,
+        sessions.country_code,
+        items.loaded_at
+
+    from items
+    inner join purchase_lines
+        on items.purchase_line_row_id = purchase_lines.row_id
+    inner join sessions
+        on items.session_id = sessions.session_id
+
+)
+
+select * from final

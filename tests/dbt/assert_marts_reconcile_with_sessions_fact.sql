@@ -1,0 +1,39 @@
+-- Reconciliation across marts: per session, purchase_items add up to sessions_fact's item count and item
+-- value, and offer_exposure has exactly offer_count rows. Fails with one row per offending session.
+with facts as (
+
+    select session_id, offer_count, purchased_item_count, purchased_items_value
+    from {{ ref('sessions_fact') }}
+
+),
+
+items as (
+
+    select session_id, count(*) as item_rows, sum(line_value) as items_value
+    from {{ ref('purchase_items') }}
+    group by session_id
+
+),
+
+exposures as (
+
+    select session_id, count(*) as exposure_rows
+    from {{ ref('offer_exposure') }}
+    group by session_id
+
+)
+
+select
+    facts.session_id,
+    facts.purchased_item_count,
+    coalesce(items.item_rows, 0) as purchase_items_rows,
+    facts.purchased_items_value,
+    items.items_value as purchase_items_value,
+    facts.offer_count,
+    coalesce(exposures.exposure_rows, 0) as offer_exposure_rows
+from facts
+left join items on facts.session_id = items.session_id
+left join exposures on facts.session_id = exposures.session_id
+where facts.purchased_item_count <> coalesce(items.item_rows, 0)
+   or abs(coalesce(facts.purchased_items_value, 0) - coalesce(items.items_value, 0)) > 0.005
+   or facts.offer_count <> coalesce(exposures.exposure_rows, 0)
