@@ -310,7 +310,8 @@ def read_tree(out_dir: str | Path, account_id: int) -> Iterator[tuple[str, int, 
     """Yield (path relative to ``session_stream``, 1-based line, session) for every file on disk.
 
     Independent of the generator's internals (plain gzip + orjson), so it doubles as a
-    reference reader in tests.  Files are visited in path order.
+    reference reader in tests.  Files are visited in path order; a corrupt file raises
+    (``gzip.BadGzipFile`` / ``orjson.JSONDecodeError``) — this reader is for checking good trees.
     """
     root = session_stream_root(out_dir, account_id)
     for path in sorted(root.rglob("*.json.gz")):
@@ -642,6 +643,8 @@ class _Factory:
         self.visitor_seq = 0
         self.purchase_seq = 0
         self.unknown_seq = 0
+        # A 1,000-item bot purchase buys cheap items, so it does not swamp a small day's revenue.
+        self.cheap = sorted(self.products, key=lambda p: p[2])[:50]
         self.mix = (config.seed * 2_654_435_761 + 1_234_567_891) % 10**10
 
     # -- small helpers -------------------------------------------------------------------
@@ -763,7 +766,10 @@ class _Factory:
                 ivsum = 0.0
                 qsum = 0
                 for _ in range(n_items):
-                    pid, sku, price = self._product()
+                    if cap_kind == "purchase_items":
+                        pid, sku, price = self.cheap[int(r() * len(self.cheap))]
+                    else:
+                        pid, sku, price = self._product()
                     q = 1 if (cap_kind or r() < 0.8) else 2 + int(r() * 2)
                     items.append({"product_id": pid, "sku": sku, "unit_price": price, "quantity": q})
                     ivsum += price * q
@@ -974,7 +980,8 @@ def _iter_files(config: GeneratorConfig, truth: _Truth) -> Iterator[GeneratedFil
             for kind, idx in zip(kinds, rng.sample(range(n // 2), len(kinds)), strict=True):
                 cap_at[idx] = kind
         for _ in range(int(n * cfg.capped_share)):
-            cap_at.setdefault(rng.randrange(n), kinds[rng.randrange(len(kinds))])
+            # The random share leaves out purchase_items: one giant order per day is enough.
+            cap_at.setdefault(rng.randrange(n), kinds[rng.randrange(len(kinds) - 1)])
         n_open = int(n * cfg.open_share)
         open_at = set(rng.sample(range(n), n_open)) if n_open else set()
         i = 0

@@ -165,7 +165,7 @@ def file_items(files: list[Candidate], transport: Transport, settings: Settings,
     pii = PiiPolicy(settings.pii_mode,  # type: ignore[arg-type]
                     frozenset(settings.pii_target_ids) if settings.pii_target_ids else None,
                     (settings.pii_salt or "").encode())
-    registry = _TypeRegistry()
+    buffer = _Buffer(_TypeRegistry())
     load_id = dlt.current.load_package_state()["load_id"]
     stats.load_id = load_id
     pool = ParsePool(default_workers() if settings.workers < 0 else settings.workers)
@@ -186,30 +186,59 @@ def file_items(files: list[Candidate], transport: Transport, settings: Settings,
                            None, f"f{number}")
             pool.submit((cand, local), job)
             for (done, done_local), outcome in pool.drain(keep=pool.capacity):
-                yield from _file_rows(done, outcome, settings, stats, registry, load_id)
+                yield from _file_rows(done, outcome, settings, stats, buffer, load_id)
                 transport.release(done_local)
                 if progress is not None:
                     progress(done)
         for (done, done_local), outcome in pool.drain(keep=0):
-            yield from _file_rows(done, outcome, settings, stats, registry, load_id)
+            yield from _file_rows(done, outcome, settings, stats, buffer, load_id)
             transport.release(done_local)
             if progress is not None:
                 progress(done)
+        yield from buffer.flush()
     finally:
         pool.close()
 
 
+class _Buffer:
+    """Collects rows across files and hands them to dlt in large pieces.
+
+    dlt recomputes a table's schema for every Arrow item it receives (~2 ms each); yielding one item
+    per table per file made small files cost more than their rows. Flushing every `batch_size`
+    sessions keeps that overhead negligible while memory stays bounded by the batch size.
+    """
+
+    def __init__(self, registry: _TypeRegistry) -> None:
+        self.registry = registry
+        self.tables: dict[str, list[pa.Table]] = {}
+        self.rejects: list[dict[str, Any]] = []
+        self.ledger: list[dict[str, Any]] = []
+        self.sessions = 0
+
+    def add(self, table_name: str, table: pa.Table) -> None:
+        self.tables.setdefault(table_name, []).append(self.registry.conform(table_name, table))
+
+    def flush(self) -> Iterator[Any]:
+        for table_name, parts in self.tables.items():
+            table = parts[0] if len(parts) == 1 else pa.concat_tables(parts, promote_options="permissive")
+            yield dlt.mark.with_table_name(table, table_name)
+        if self.rejects:
+            yield dlt.mark.with_hints(self.rejects, REJECT_HINTS, create_table_variant=True)
+        if self.ledger:
+            yield dlt.mark.with_hints(self.ledger, LEDGER_HINTS, create_table_variant=True)
+        self.tables, self.rejects, self.ledger, self.sessions = {}, [], [], 0
+
+
 def _file_rows(cand: Candidate, outcome: FileOutcome, settings: Settings, stats: RunStats,
-               registry: _TypeRegistry, load_id: str) -> Iterator[Any]:
-    """dlt items for one parsed file: data tables, rejects, then its ledger row (same package)."""
+               buffer: _Buffer, load_id: str) -> Iterator[Any]:
+    """Feed one parsed file (data tables, rejects, then its ledger row) to the buffer; all in one package."""
     if outcome.problem is not None:
         if settings.strict:
             raise StrictModeFailure(f"{cand.path}: {outcome.problem}")
         stats.files_quarantined.append((cand.path, outcome.problem))
-        yield dlt.mark.with_hints([{"file_path": cand.path, "line_number": None, "reason": outcome.problem,
-                                    "raw_text": None, "load_id": load_id}], REJECT_HINTS, create_table_variant=True)
-        yield dlt.mark.with_hints([_ledger_row(cand, "quarantined", outcome.problem, 0, 0, load_id)],
-                                  LEDGER_HINTS, create_table_variant=True)
+        buffer.rejects.append({"file_path": cand.path, "line_number": None, "reason": outcome.problem,
+                               "raw_text": None, "load_id": load_id})
+        buffer.ledger.append(_ledger_row(cand, "quarantined", outcome.problem, 0, 0, load_id))
         return
     sessions = rejected = 0
     for batch in outcome.batches:
@@ -220,19 +249,19 @@ def _file_rows(cand: Candidate, outcome: FileOutcome, settings: Settings, stats:
             rejected += len(batch.rejects)
             for r in batch.rejects[: max(0, 5 - len(stats.reject_examples))]:
                 stats.reject_examples.append((cand.path, r.line_number, r.reason))
-            yield dlt.mark.with_hints(
-                [{"file_path": cand.path, "line_number": r.line_number, "reason": r.reason,
-                  "raw_text": r.raw_text, "load_id": load_id} for r in batch.rejects],
-                REJECT_HINTS, create_table_variant=True)
+            buffer.rejects.extend({"file_path": cand.path, "line_number": r.line_number, "reason": r.reason,
+                                   "raw_text": r.raw_text, "load_id": load_id} for r in batch.rejects)
         for table_name, path in batch.tables.items():
-            yield dlt.mark.with_table_name(registry.conform(table_name, read_spooled(path)), table_name)
+            buffer.add(table_name, read_spooled(path))
         sessions += batch.sessions
+        buffer.sessions += batch.sessions
+        if buffer.sessions >= settings.batch_size:
+            yield from buffer.flush()
     stats.sessions += sessions
     stats.rejected_lines += rejected
     stats.files_loaded += 1
     reason = f"{rejected} line(s) quarantined, see {REJECTS_TABLE}" if rejected else None
-    yield dlt.mark.with_hints([_ledger_row(cand, "loaded", reason, sessions, rejected, load_id)],
-                              LEDGER_HINTS, create_table_variant=True)
+    buffer.ledger.append(_ledger_row(cand, "loaded", reason, sessions, rejected, load_id))
 
 
 def run_load(settings: Settings, transport: Transport, progress_factory: Any = None) -> RunStats:

@@ -124,6 +124,34 @@ class _RefuseUnknown(paramiko.MissingHostKeyPolicy):
             f"or pass --trust-host-key {fp}.")
 
 
+def load_private_key(path: str, passphrase: str | None) -> paramiko.PKey:
+    """Read an OpenSSH/PEM private key, encrypted or not; errors never echo the passphrase.
+
+    paramiko 5's `PKey.from_path(path, password)` wants the passphrase as bytes and raises TypeError /
+    ValueError (from `cryptography`) rather than its own exceptions for a missing or wrong passphrase.
+    """
+    secret = passphrase.encode() if passphrase else None
+    encrypted_hint = ("set its passphrase as SESSION_STREAM__PRIVATE_KEY_PASSPHRASE or private_key_passphrase "
+                      "in .dlt/secrets.toml")
+    try:
+        return paramiko.PKey.from_path(path, secret)
+    except FileNotFoundError:
+        raise TransportError(f"private key file {path} does not exist") from None
+    except paramiko.PasswordRequiredException:
+        raise TransportError(f"private key {path} is encrypted: {encrypted_hint}") from None
+    except TypeError as exc:
+        if secret is not None and "not encrypted" in str(exc):
+            return load_private_key(path, None)  # a passphrase is configured but this key has none
+        if "password" in str(exc).lower():
+            raise TransportError(f"private key {path} is encrypted: {encrypted_hint}") from None
+        raise TransportError(f"cannot read private key {path}: {type(exc).__name__}") from None
+    except (ValueError, paramiko.SSHException) as exc:
+        if secret is not None:
+            raise TransportError(f"cannot read private key {path}: wrong passphrase, or not an OpenSSH/PEM "
+                                 "private key") from None
+        raise TransportError(f"cannot read private key {path}: {exc}") from None
+
+
 @dataclass
 class SftpSettings:
     """Everything needed to reach the vendor's server; secrets arrive from dlt's config providers only."""
@@ -182,15 +210,7 @@ class SftpTransport:
         client.set_missing_host_key_policy(_RefuseUnknown(s.trust_host_key, known))
         pkey = None
         if s.private_key:
-            try:
-                pkey = paramiko.PKey.from_path(s.private_key, passphrase=s.passphrase)
-            except FileNotFoundError:
-                raise TransportError(f"private key file {s.private_key} does not exist") from None
-            except paramiko.PasswordRequiredException:
-                raise TransportError(f"private key {s.private_key} is encrypted: set its passphrase as "
-                                     "SESSION_STREAM__PRIVATE_KEY_PASSPHRASE or in .dlt/secrets.toml") from None
-            except paramiko.SSHException as exc:
-                raise TransportError(f"cannot read private key {s.private_key}: {exc}") from None
+            pkey = load_private_key(s.private_key, s.passphrase)
         if pkey is None and not s.password:
             raise TransportError("no SFTP credentials: pass --private-key PATH, or set SESSION_STREAM__SFTP_PASSWORD "
                                  "(or sftp_password in .dlt/secrets.toml)")
@@ -198,7 +218,7 @@ class SftpTransport:
             client.connect(
                 s.host, port=s.port, username=s.user, pkey=pkey, password=s.password if pkey is None else None,
                 timeout=s.timeout, banner_timeout=s.timeout, auth_timeout=s.timeout, channel_timeout=s.timeout,
-                allow_agent=False, look_for_keys=False, gss_auth=False, gss_kex=False,
+                allow_agent=False, look_for_keys=False,  # paramiko 5 has no gss_* arguments
             )
         except paramiko.BadHostKeyException as exc:
             client.close()

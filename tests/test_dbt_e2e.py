@@ -259,7 +259,9 @@ def incremental_equals_full(tmp_path: Path, wh: Warehouse) -> None:
     wh.load(served)
     out = build_and_check(wh)
     assert "incremental model" in out
-    compiled = next((tmp_path / "dbt_target" / "run").rglob("sessions_fact.sql")).read_text()
+    compiled = next((tmp_path / "dbt_target" / "compiled").rglob("sessions_fact.sql")).read_text()
+    merged = next((tmp_path / "dbt_target" / "run").rglob("sessions_fact.sql")).read_text()
+    assert "delete from" in merged  # delete+insert, not a rebuild
     assert "int_monetate__session_versions" in compiled, "second run did not take the incremental path"
     incremental = wh.snapshot()
 
