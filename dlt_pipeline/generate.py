@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(is_closed=f) version in an earlier window's file",
     )
     p.add_argument(
-        "--files-compresslevel",
+        "--compresslevel",
         dest="compresslevel",
         type=int,
         default=6,

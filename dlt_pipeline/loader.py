@@ -28,6 +28,7 @@ from dlt_pipeline.pii import PiiPolicy
 from dlt_pipeline.plan import Candidate, earliest_day, list_candidates, look_back_start, today_utc
 from dlt_pipeline.reshape import FileContext
 from dlt_pipeline.settings import Settings
+from dlt_pipeline.testhooks import arm_during_load, checkpoint
 from dlt_pipeline.transport import FileChanged, Transport, TransportError
 from dlt_pipeline.workers import FileOutcome, ParseJob, ParsePool, default_workers, read_spooled
 
@@ -36,6 +37,9 @@ log = logging.getLogger("session_stream")
 # dlt leaves `_dlt_load_id` off Arrow tables unless asked; staging models need it to read only
 # rows of completed loads.
 os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
+# dlt otherwise keeps a parquet copy of every loaded package under the pipelines dir forever: unbounded
+# disk use for a loader that runs every 15 minutes, and a second copy of the data outside the warehouse.
+os.environ.setdefault("LOAD__DELETE_COMPLETED_JOBS", "true")
 
 
 class StrictModeFailure(Exception):
@@ -87,6 +91,9 @@ def finish_pending(pipeline: dlt.Pipeline) -> bool:
 
 def plan_files(transport: Transport, pipeline: dlt.Pipeline, settings: Settings, stats: RunStats) -> list[Candidate]:
     """Which files to load now: listed in the needed day folders, not in the ledger, old enough."""
+    if transport.list_dir("") is None:
+        raise TransportError(f"source folder {transport.description} does not exist; point --source at the "
+                             "account's raw_data/session_stream folder")
     end = min(settings.end_date or today_utc(), today_utc())
     start = settings.start_date or look_back_start(last_loaded_day(pipeline), settings.lookback_days)
     if start is None:
@@ -105,7 +112,7 @@ def plan_files(transport: Transport, pipeline: dlt.Pipeline, settings: Settings,
     now = time.time()
     todo = []
     for cand in files:
-        if ledger.is_done(cand.path, settings.retry_quarantined):
+        if not settings.reload and ledger.is_done(cand.path, settings.retry_quarantined):
             stats.skipped_known += 1
         elif settings.min_file_age_seconds and now - cand.mtime < settings.min_file_age_seconds:
             stats.waiting.append(cand.path)
@@ -177,10 +184,15 @@ def file_items(files: list[Candidate], transport: Transport, settings: Settings,
                 log.warning("%s", exc)
                 stats.waiting.append(cand.path)
                 continue
+            except FileNotFoundError:
+                log.warning("%s disappeared from the server after it was listed; skipped", cand.path)
+                stats.waiting.append(cand.path)
+                continue
             except TransportError as exc:
                 stats.fatal = str(exc)
                 break  # load the files already read; the rest waits for the next run
             stats.bytes_read += cand.size
+            checkpoint("after_download")
             job = ParseJob(str(local), FileContext(cand.path, cand.name, cand.window_start), pii,
                            settings.batch_size, settings.max_line_bytes,
                            None, f"f{number}")
@@ -271,6 +283,8 @@ def run_load(settings: Settings, transport: Transport, progress_factory: Any = N
     pipeline = make_pipeline(settings)
     with RunLock(pipeline, settings):
         finish_pending(pipeline)
+        for stale in Path(pipeline.working_dir).glob("spool-*"):
+            shutil.rmtree(stale, ignore_errors=True)  # downloads left by a killed run
         files = plan_files(transport, pipeline, settings, stats)
         if files:
             spool = Path(tempfile.mkdtemp(prefix="spool-", dir=pipeline.working_dir))
@@ -280,7 +294,9 @@ def run_load(settings: Settings, transport: Transport, progress_factory: Any = N
                 name="session_stream", file_format="parquet")
             try:
                 pipeline.extract(resource)
+                checkpoint("after_extract")
                 pipeline.normalize()
+                checkpoint("after_normalize")
             except BaseException:
                 # nothing reached the warehouse yet: never leave a half-made package for the next run
                 pipeline.abort_packages()
@@ -290,6 +306,7 @@ def run_load(settings: Settings, transport: Transport, progress_factory: Any = N
                     progress.close()
                 shutil.rmtree(spool, ignore_errors=True)
             # a failure from here on leaves the package pending; the next run finishes it first
+            arm_during_load(pipeline)
             pipeline.load()
     stats.seconds = time.perf_counter() - started
     return stats

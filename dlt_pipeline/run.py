@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "session tail and late deliveries)")
     sel.add_argument("--min-file-age-seconds", type=int, metavar="S",
                      help="skip files modified less than S seconds ago: they may still be uploading (default 120)")
+    sel.add_argument("--reload", action="store_true",
+                     help="load the --start-date..--end-date files again even if the ledger has them (raw rows repeat "
+                          "with a new load id; the dbt models collapse the repeats)")
     sel.add_argument("--retry-quarantined", action="store_true", help="try quarantined files again (after a fix)")
     beh = p.add_argument_group("behaviour")
     beh.add_argument("--strict", action="store_true", help="fail and load nothing if any file or line needs quarantine")

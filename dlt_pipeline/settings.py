@@ -53,6 +53,7 @@ class Settings:
     pii_target_ids: list[str] | None = None
     strict: bool = False
     retry_quarantined: bool = False
+    reload: bool = False
     demo: bool = False
     # secrets: only from dlt's providers
     sftp_password: str | None = field(default=None, repr=False)
@@ -104,5 +105,7 @@ def resolve(cli: dict[str, Any]) -> Settings:
         setattr(settings, name, _coerce(name, value, default))
     if settings.destination not in DESTINATIONS:
         raise ValueError(f"destination must be one of {', '.join(DESTINATIONS)}, not '{settings.destination}'")
+    if settings.reload and not settings.start_date:
+        raise ValueError("--reload needs --start-date (and optionally --end-date): it reloads that range of days")
     settings.duckdb_path = str(Path(settings.duckdb_path).expanduser())
     return settings
