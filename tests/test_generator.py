@@ -1,9 +1,7 @@
-"""Scratch verification of dlt_pipeline.generator (to be turned into a test by the lead).
+"""The generator's ground truth is what every other test compares against, so it is checked independently.
 
 Generates a tree, then re-reads every file with plain gzip + orjson (no generator code
 except path helpers) and checks every truth number and every consistency rule.
-
-Run: python -m dlt_pipeline._verify_generator_scratch [OUT_DIR] [SESSIONS_PER_DAY] [DAYS] [FILES_PER_WINDOW]
 """
 
 from __future__ import annotations
@@ -12,7 +10,6 @@ import datetime as dt
 import gzip
 import hashlib
 import re
-import sys
 import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -317,15 +314,14 @@ def check_determinism(spd: int) -> None:
     print("OK determinism")
 
 
-if __name__ == "__main__":
-    args = sys.argv[1:]
-    spd = int(args[1]) if len(args) > 1 else 2000
-    days = int(args[2]) if len(args) > 2 else 1
-    fpw = int(args[3]) if len(args) > 3 else 1
-    if args:
-        verify(Path(args[0]), 1234, spd, days, fpw)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            verify(Path(tmp), 1234, spd, days, fpw)
-    check_determinism(500)
+def test_generator_truth_matches_files(tmp_path: Path) -> None:
+    """Re-read every generated file independently and check every truth number and consistency rule."""
+    verify(tmp_path, 1234, 1500, 1, 2)
+
+
+def test_generator_is_deterministic() -> None:
+    check_determinism(300)
+
+
+def test_generator_helpers() -> None:
     check_helpers()
