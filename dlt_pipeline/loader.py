@@ -75,8 +75,21 @@ def make_pipeline(settings: Settings) -> dlt.Pipeline:
     kwargs: dict[str, Any] = {}
     if settings.pipelines_dir:
         kwargs["pipelines_dir"] = settings.pipelines_dir
+    if settings.staging:
+        kwargs["staging"] = settings.staging
     return dlt.pipeline(pipeline_name=settings.pipeline_name, destination=destination,
                         dataset_name=settings.dataset_name, **kwargs)
+
+
+def loader_file_format(settings: Settings) -> str | None:
+    """Parquet wherever the destination can take it directly; otherwise let dlt pick (INSERT statements).
+
+    Redshift loads parquet only through a staging bucket (`staging = "filesystem"` plus dlt's
+    `[destination.filesystem] bucket_url`); without one dlt converts our Arrow tables to INSERTs.
+    """
+    if settings.destination in ("duckdb", "postgres") or settings.staging:
+        return "parquet"
+    return None
 
 
 def finish_pending(pipeline: dlt.Pipeline) -> bool:
@@ -291,7 +304,7 @@ def run_load(settings: Settings, transport: Transport, progress_factory: Any = N
             progress = progress_factory(files) if progress_factory else None
             resource = dlt.resource(
                 file_items(files, transport, settings, stats, spool, progress.advance if progress else None),
-                name="session_stream", file_format="parquet")
+                name="session_stream", file_format=loader_file_format(settings))
             try:
                 pipeline.extract(resource)
                 checkpoint("after_extract")

@@ -39,6 +39,7 @@ class Settings:
     dataset_name: str = "monetate_raw"
     pipeline_name: str = "monetate_session_stream"
     pipelines_dir: str | None = None
+    staging: str | None = None
     start_date: date | None = None
     end_date: date | None = None
     lookback_days: int = 2
