@@ -87,7 +87,8 @@ def list_candidates(transport: Transport, start: date, end: date) -> tuple[list[
                     continue
                 if not entry.name.endswith(".json.gz"):
                     continue
-                if "/" in entry.name or "\\" in entry.name or entry.name.startswith("."):
+                if ("/" in entry.name or "\\" in entry.name or entry.name.startswith(".")
+                        or any(ord(ch) < 32 or ord(ch) == 127 for ch in entry.name)):
                     odd.append(f"{rel}/{entry.name!r}")
                     continue
                 files.append(Candidate(f"{rel}/{entry.name}", entry.name, day, window_start(entry.name),

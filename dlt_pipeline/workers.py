@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -90,6 +92,38 @@ def read_spooled(path: str | pa.Table) -> pa.Table:
     return table
 
 
+def _alive(pid: int) -> bool:
+    """Whether process `pid` still runs (a killed but not yet reaped zombie counts as gone)."""
+    if os.path.isdir("/proc/self"):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_bytes()
+        except OSError:
+            return False
+        return stat.rsplit(b")", 1)[-1].split()[0] not in (b"Z", b"X")
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def exit_with_parent(parent: int) -> None:
+    """Worker initializer: leave when the loader is gone.
+
+    After a `kill -9` of the loader its workers would otherwise wait forever on their task queue (they
+    hold its write end themselves), keeping the forkserver alive and the scheduler's stdout pipe open.
+    """
+
+    def watch() -> None:
+        while _alive(parent):
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 class ParsePool:
     """Runs ParseJobs on `workers` processes (0 = in this process), yielding outcomes in submission order."""
 
@@ -98,7 +132,8 @@ class ParsePool:
         self._pool: ProcessPoolExecutor | None = None
         if workers > 0:
             # forkserver: workers do not inherit dlt's threads or open database handles
-            self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+            self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
+                                             initializer=exit_with_parent, initargs=(os.getpid(),))
         self._pending: list[tuple[Any, Future[FileOutcome] | FileOutcome]] = []
 
     @property

@@ -144,7 +144,7 @@
 {% macro default__hour_of_day(ts) -%}cast(extract(hour from {{ ts }}) as integer){%- endmacro %}
 {% macro duckdb__hour_of_day(ts) -%}hour({{ ts }}){%- endmacro %}
 {% macro postgres__hour_of_day(ts) -%}cast(date_part('hour', {{ ts }}) as integer){%- endmacro %}
-{% macro redshift__hour_of_day(ts) -%}date_part(hour, {{ ts }}){%- endmacro %}
+{% macro redshift__hour_of_day(ts) -%}cast(extract(hour from {{ ts }}) as integer){%- endmacro %}
 
 {% macro seconds_between(start_ts, end_ts) -%}
   {{ return(adapter.dispatch('seconds_between', 'monetate_session_stream')(start_ts, end_ts)) }}

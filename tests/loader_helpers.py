@@ -92,7 +92,7 @@ class Target:
         finally:
             con.close()
 
-    def scalar(self, query: str) -> Any:  # noqa: ANN401 - whatever the query returns
+    def scalar(self, query: str) -> Any:
         return self.sql(query)[0][0]
 
     def count(self, table: str, where: str = "true") -> int:
@@ -113,7 +113,7 @@ class Target:
         return {t: self.count(t) for t in tables}
 
 
-def sftp_args(sshd: Any, root: Path, *, key: Path | None = None, known_hosts: Path | None = None) -> list[str]:  # noqa: ANN401
+def sftp_args(sshd: Any, root: Path, *, key: Path | None = None, known_hosts: Path | None = None) -> list[str]:
     """--source/--private-key/--known-hosts for a folder served by a PrivateSshd."""
     return [
         "--source", sshd.url(root),

@@ -21,6 +21,7 @@ final as (
         child.list_index,
         child.target_id,
         child.target_value,
+        child.target_value_number,
         sessions.loaded_at
     from child
     inner join sessions

@@ -16,6 +16,7 @@ renamed as (
         {{ monetate_col(raw, 'session_id', 'varchar') }} as session_id,
         {{ monetate_col(raw, 'id', 'varchar') }} as target_id,
         {{ monetate_col(raw, 'value', 'varchar') }} as target_value,
+        {{ safe_cast_number(monetate_col(raw, 'value', 'varchar'), 'double precision') }} as target_value_number,
         {{ monetate_col(raw, '_dlt_load_id', 'varchar') }} as load_id
 
     from source

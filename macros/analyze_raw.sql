@@ -1,0 +1,50 @@
+{#-
+  on-run-start hook: refresh planner statistics of the raw tables the loader just wrote.
+
+  dlt never runs ANALYZE, and PostgreSQL's autovacuum may not have reached freshly loaded tables when
+  `dbt build` starts right after the loader. Without statistics the planner guesses ~1 row for the
+  completed-load semi-joins and picks nested loops through the staging/intermediate views (minutes
+  instead of milliseconds on a few thousand sessions). DuckDB keeps its own statistics and Redshift
+  analyzes automatically, so only the postgres__ version does work. Tables that do not exist yet and
+  tables the dbt role does not own (PostgreSQL then only warns) are harmless.
+  Switch off with --vars '{monetate_analyze_raw: false}'.
+-#}
+{% macro monetate_analyze_raw_tables() -%}
+  {{ return(adapter.dispatch('monetate_analyze_raw_tables', 'monetate_session_stream')()) }}
+{%- endmacro %}
+
+{% macro default__monetate_analyze_raw_tables() -%}{%- endmacro %}
+
+{% macro duckdb__monetate_analyze_raw_tables() -%}{%- endmacro %}
+
+{% macro redshift__monetate_analyze_raw_tables() -%}{%- endmacro %}
+
+{% macro postgres__monetate_analyze_raw_tables() -%}
+  {%- set statements = [] -%}
+  {%- if execute and var('monetate_analyze_raw', true) -%}
+    {%- set tables = ['_dlt_loads', 'sessions', 'sessions__offers', 'sessions__page_event_ids',
+                      'sessions__custom_targets', 'sessions__purchases', 'sessions__purchase_lines',
+                      'sessions__purchase_lines__items', 'sessions__cart_lines', 'sessions__view_lines',
+                      'session_stream_files', 'session_stream_rejects'] -%}
+    {%- for name in tables -%}
+      {%- set rel = adapter.get_relation(database=target.database, schema=var('raw_schema'), identifier=name) -%}
+      {%- if rel is not none -%}
+        {%- do statements.append('analyze ' ~ rel) -%}
+      {%- endif -%}
+    {%- endfor -%}
+  {%- endif -%}
+  {%- if statements -%}
+    {{ statements | join(';\n') }}
+  {%- endif -%}
+{%- endmacro %}
+
+{#- post-hook of the marts: fresh statistics for the models that read them next (PostgreSQL only). -#}
+{% macro monetate_analyze_relation(relation) -%}
+  {{ return(adapter.dispatch('monetate_analyze_relation', 'monetate_session_stream')(relation)) }}
+{%- endmacro %}
+
+{% macro default__monetate_analyze_relation(relation) -%}{%- endmacro %}
+
+{% macro postgres__monetate_analyze_relation(relation) -%}
+  {%- if execute and var('monetate_analyze_raw', true) -%}analyze {{ relation }}{%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,76 @@
+"""dbt build benchmark (opt-in, not part of the normal suite).
+
+    SESSION_STREAM_DBT_BENCH=1000000 .venv/bin/python -m pytest tests/test_dbt_benchmark.py -s
+
+Generates N sessions (default 1,000,000 when the variable is just ``1``), holds back the newest
+15-minute file, loads the rest into DuckDB with the loader and times a full ``dbt build``; then serves
+the held-back file, loads it and times the incremental ``dbt build`` (same models and tests). Prints both
+times and their ratio, and writes them to ``$SESSION_STREAM_DBT_BENCH_OUT`` (JSON) when set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from test_dbt_e2e import Warehouse, generate, session_stream_dir
+
+BENCH = os.environ.get("SESSION_STREAM_DBT_BENCH")
+
+pytestmark = pytest.mark.skipif(not BENCH, reason="set SESSION_STREAM_DBT_BENCH=N to run the dbt benchmark")
+
+
+@pytest.mark.timeout(7200)
+def test_dbt_full_vs_incremental_build_time(tmp_path: Path) -> None:
+    n = int(BENCH) if BENCH and BENCH != "1" else 1_000_000
+    days = max(1, n // 250_000)
+    src = tmp_path / "src"
+    t0 = time.perf_counter()
+    truth = generate(src, "--days", str(days), "--sessions-per-day", str(n // days), "--redeliver", "2",
+                     "--reemit", "0.05", "--seed", "3")
+    t_gen = time.perf_counter() - t0
+    root = session_stream_dir(src)
+    files = sorted(root.rglob("*.json.gz"), key=lambda p: p.name)
+    newest = files[-1]
+    served = tmp_path / "served"
+    shutil.copytree(root, served, ignore=lambda d, names: [x for x in names if x == newest.name])
+
+    wh = Warehouse(tmp_path, "duckdb", name="bench")
+    t0 = time.perf_counter()
+    wh.load(served)
+    t_load = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    wh.dbt("build")
+    t_full = time.perf_counter() - t0
+    (sessions_full,), = wh.query("select count(*) from {mart}.sessions_fact")
+
+    rel = newest.relative_to(root)
+    (served / rel).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(newest, served / rel)
+    wh.load(served)
+    t0 = time.perf_counter()
+    wh.dbt("build")
+    t_incr = time.perf_counter() - t0
+    (sessions,), = wh.query("select count(*) from {mart}.sessions_fact")
+    assert sessions == truth["dedup"]["sessions"]
+
+    result = {
+        "raw_session_lines": truth["raw"]["sessions"],
+        "sessions": sessions,
+        "sessions_before_last_file": sessions_full,
+        "files": truth["raw"]["files"],
+        "generate_s": round(t_gen, 1),
+        "load_s": round(t_load, 1),
+        "dbt_build_full_s": round(t_full, 1),
+        "dbt_build_incremental_after_one_file_s": round(t_incr, 1),
+        "ratio_incremental_to_full": round(t_incr / t_full, 3),
+    }
+    print("\n" + json.dumps(result, indent=2))
+    if os.environ.get("SESSION_STREAM_DBT_BENCH_OUT"):
+        Path(os.environ["SESSION_STREAM_DBT_BENCH_OUT"]).write_text(json.dumps(result, indent=2))
