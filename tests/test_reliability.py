@@ -365,6 +365,19 @@ def test_second_concurrent_run_is_locked_out(sshd: PrivateSshd, tree: Tree, tmp_
     assert_ground_truth(duckdb_query(tmp_path / "warehouse.duckdb"), tree)
 
 
+def test_runs_with_different_working_folders_still_exclude_each_other(sshd: PrivateSshd, tree: Tree,
+                                                                      tmp_path: Path) -> None:
+    """The DuckDB lock sits next to the database file: a second machine-local working folder cannot sneak in."""
+    args = sftp_args(sshd, tree.root)
+    first = PausedRun(args, tmp_path, "after_download#1", "--workers", "0")
+    second = run_loader(args, tmp_path, "--workers", "0", "--pipelines-dir", str(tmp_path / "other-pipelines"))
+    assert second.returncode == 5, show(second)
+    assert "warehouse.duckdb.loader.lock" in second.stderr, second.stderr
+    proc = first.resume()
+    assert proc.returncode == 0, show(proc)
+    assert_ground_truth(duckdb_query(tmp_path / "warehouse.duckdb"), tree)
+
+
 # --------------------------------------------------------------------------------------------------
 # PostgreSQL (the Redshift stand-in)
 
@@ -384,6 +397,20 @@ def test_postgres_load_matches_ground_truth(sshd: PrivateSshd, postgres: Private
 
     assert postgres.password not in proc.stdout + proc.stderr
     assert not find_in_tree(tmp_path / "pipelines", [postgres.password])
+
+
+def test_postgres_advisory_lock_spans_machines(sshd: PrivateSshd, postgres: PrivatePostgres, tree: Tree,
+                                              tmp_path: Path) -> None:
+    """Two loaders with separate working folders (two machines) into one PostgreSQL dataset: one waits out."""
+    extra, env = _pg(postgres, "rel_pg_lock")
+    args = sftp_args(sshd, tree.root)
+    first = PausedRun(args, tmp_path, "after_download#1", *extra, "--workers", "0", env=env)
+    second = run_loader(args, tmp_path / "machine2", *extra, "--workers", "0", env=env)
+    assert second.returncode == 5, show(second)
+    assert "advisory lock" in second.stderr, second.stderr
+    proc = first.resume()
+    assert proc.returncode == 0, show(proc)
+    assert_ground_truth(postgres_query(postgres), tree, "rel_pg_lock")
 
 
 def test_postgres_kill_9_during_load_then_rerun(sshd: PrivateSshd, postgres: PrivatePostgres, tree: Tree,
