@@ -40,6 +40,9 @@ os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
 # dlt otherwise keeps a parquet copy of every loaded package under the pipelines dir forever: unbounded
 # disk use for a loader that runs every 15 minutes, and a second copy of the data outside the warehouse.
 os.environ.setdefault("LOAD__DELETE_COMPLETED_JOBS", "true")
+# DuckDB's default memory_limit is 80% of RAM: inserting a 1M-session run's parquet files peaked at 2.2 GB RSS.
+# 512 MB caps the load step near 800 MB (bench/benchmark.py --rss-only); DuckDB spills to disk if it must.
+os.environ.setdefault("DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG", '{"memory_limit": "512MB"}')
 
 
 class StrictModeFailure(Exception):
