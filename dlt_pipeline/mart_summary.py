@@ -94,8 +94,10 @@ def print_summary(duckdb_path: str | None = None, schema: str | None = None, fil
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Print a short summary of the Session Stream marts (DuckDB).")
-    p.add_argument("duckdb_path", nargs="?", default=None, help="DuckDB file (default $SESSION_STREAM_DUCKDB or session_stream.duckdb)")
-    p.add_argument("--schema", default=None, help="dbt target schema holding the marts (default $DBT_SCHEMA or analytics)")
+    p.add_argument("duckdb_path", nargs="?", default=None,
+                   help="DuckDB file (default $SESSION_STREAM_DUCKDB or session_stream.duckdb)")
+    p.add_argument("--schema", default=None,
+                   help="dbt target schema holding the marts (default $DBT_SCHEMA or analytics)")
     args = p.parse_args(argv)
     print_summary(args.duckdb_path, args.schema)
     return 0

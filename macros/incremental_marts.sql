@@ -13,7 +13,7 @@
 
 {% macro monetate_mart_watermark() -%}
   (
-    select {{ add_hours('coalesce(max(loaded_at), ' ~ timestamp_literal('1900-01-01 00:00:00') ~ ')', -1 * var('mart_lookback_hours', 6)) }}
+    select {{ add_hours('coalesce(max(loaded_at), ' ~ timestamp_literal('1900-01-01 00:00:00') ~ ')', -1 * var('mart_lookback_hours', 1)) }}
     from {{ this }}
   )
 {%- endmacro %}

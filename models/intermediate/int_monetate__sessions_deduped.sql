@@ -7,10 +7,25 @@
     then the latest line of that file (then the latest load, then the row id, only to be total).
   Exact repeats share guid and start_time (both are part of session_id), so one window over
   (guid, start_time) applies both steps at once.
+
+  Materialized as an incremental table (delete+insert on session_key), like the marts: a run re-ranks
+  only the sessions that have a version loaded since the last run (all of their versions, old and new),
+  so its many grain tests and every downstream model read a table instead of re-running the window.
 -#}
+{{
+  config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='session_key',
+    on_schema_change='append_new_columns',
+    post_hook="{{ monetate_analyze_relation(this) }}"
+  )
+}}
+
 with versions as (
 
     select * from {{ ref('int_monetate__session_versions') }}
+    where {{ monetate_incremental_filter('session_key') }}
 
 ),
 
