@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -222,12 +224,58 @@ REJECT_HINTS = dlt.mark.make_hints(table_name=REJECTS_TABLE, write_disposition="
                                    columns={"line_number": {"data_type": "bigint", "nullable": True}})
 
 
+def _downloads(files: list[Candidate], transport: Transport, spool: Path,
+               depth: int) -> Iterator[tuple[Candidate, Path | None, BaseException | None]]:
+    """Download files in name order on a background thread, up to `depth` files ahead of the parser.
+
+    Network time then overlaps parsing and dlt's writing instead of adding to it (on a real link with
+    tens of milliseconds of latency this is most of a run). Yields (file, local path or None, error).
+    The thread stops after a fatal transport error; the consumer decides what each error means.
+    """
+    items: queue.Queue[tuple[Candidate, Path | None, BaseException | None] | None] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for cand in files:
+                if stop.is_set():
+                    return
+                try:
+                    local = transport.fetch(cand.path, cand.size, spool)
+                except (FileChanged, FileNotFoundError) as exc:
+                    items.put((cand, None, exc))
+                    continue
+                except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises or stops
+                    items.put((cand, None, exc))
+                    return
+                checkpoint("after_download")
+                items.put((cand, local, None))
+        finally:
+            items.put(None)
+
+    thread = threading.Thread(target=work, name="session-stream-download", daemon=True)
+    thread.start()
+    try:
+        while (item := items.get()) is not None:
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive() or not items.empty():  # unblock a put() and forget unconsumed downloads
+            try:
+                leftover = items.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if leftover is not None and leftover[1] is not None:
+                transport.release(leftover[1])
+        thread.join()
+
+
 def file_items(files: list[Candidate], transport: Transport, settings: Settings, stats: RunStats,
                spool: Path, progress: Any = None) -> Iterator[Any]:
     """Yield every file's Arrow batches, rejects and ledger row, file by file, in name order.
 
-    Downloads happen here; parsing runs in worker processes a few files ahead, so the network, the
-    parser and dlt's writer overlap.
+    Downloads run on a background thread and parsing in worker processes a few files ahead, so the
+    network, the parser and dlt's writer overlap.
     """
     pii = PiiPolicy(settings.pii_mode,  # type: ignore[arg-type]
                     frozenset(settings.pii_target_ids) if settings.pii_target_ids else None,
@@ -237,22 +285,22 @@ def file_items(files: list[Candidate], transport: Transport, settings: Settings,
     stats.load_id = load_id
     pool = ParsePool(default_workers() if settings.workers < 0 else settings.workers)
     try:
-        for number, cand in enumerate(files):
-            try:
-                local = transport.fetch(cand.path, cand.size, spool)
-            except FileChanged as exc:
-                log.warning("%s", exc)
+        for number, (cand, local, error) in enumerate(_downloads(files, transport, spool, pool.capacity + 1)):
+            if isinstance(error, FileChanged):
+                log.warning("%s", error)
                 stats.waiting.append(cand.path)
                 continue
-            except FileNotFoundError:
+            if isinstance(error, FileNotFoundError):
                 log.warning("%s disappeared from the server after it was listed; skipped", cand.path)
                 stats.waiting.append(cand.path)
                 continue
-            except TransportError as exc:
-                stats.fatal = str(exc)
+            if isinstance(error, TransportError):
+                stats.fatal = str(error)
                 break  # load the files already read; the rest waits for the next run
+            if error is not None:
+                raise error
+            assert local is not None
             stats.bytes_read += cand.size
-            checkpoint("after_download")
             job = ParseJob(str(local), FileContext(cand.path, cand.name, cand.window_start), pii,
                            settings.batch_size, settings.max_line_bytes,
                            None, f"f{number}")

@@ -38,12 +38,16 @@ class ParsedBatch:
     rejects: list[Reject] = field(default_factory=list)
 
 
-def check_gzip(path: Path) -> None:
-    """Decompress the whole file once, discarding output, to prove it is complete and uncorrupted.
+GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
+"""What Python's gzip module raises for a corrupt or truncated stream."""
 
-    Costs a fraction of parsing and is what makes "a corrupt file never loads half" hold without
-    buffering the file's rows in memory.
-    """
+
+def gzip_problem(exc: BaseException) -> FileProblem:
+    return FileProblem(f"corrupt or truncated gzip ({exc}); ask the vendor to re-deliver it")
+
+
+def check_gzip_header(path: Path) -> None:
+    """Reject empty and non-gzip files before any parsing."""
     size = path.stat().st_size
     if size == 0:
         raise FileProblem("empty file (0 bytes); ask the vendor to re-deliver it, then run with --retry-quarantined")
@@ -51,12 +55,21 @@ def check_gzip(path: Path) -> None:
         magic = fh.read(2)
     if magic != b"\x1f\x8b":
         raise FileProblem(f"not a gzip file (starts with {magic!r}); ask the vendor to re-deliver it")
+
+
+def check_gzip(path: Path) -> None:
+    """Decompress the whole file once, discarding output, to prove it is complete and uncorrupted.
+
+    Needed only when batches are handed on while the file is still being read (in-process parsing):
+    it is what makes "a corrupt file never loads half" hold without buffering the file's rows.
+    """
+    check_gzip_header(path)
     try:
         with gzip.open(path, "rb") as fh:
             while fh.read(CHUNK):
                 pass
-    except (OSError, EOFError, zlib.error) as exc:
-        raise FileProblem(f"corrupt or truncated gzip ({exc}); ask the vendor to re-deliver it") from None
+    except GZIP_ERRORS as exc:
+        raise gzip_problem(exc) from None
 
 
 def iter_lines(path: Path, max_line_bytes: int) -> Iterator[tuple[int, bytes | None, int]]:

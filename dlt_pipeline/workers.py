@@ -20,7 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from dlt_pipeline.parse import FileProblem, check_gzip, parse_file
+from dlt_pipeline.parse import GZIP_ERRORS, FileProblem, check_gzip, check_gzip_header, gzip_problem, parse_file
 from dlt_pipeline.pii import PiiPolicy
 from dlt_pipeline.reshape import FileContext, Reject
 
@@ -56,14 +56,23 @@ class ParseJob:
 
 
 def run_job(job: ParseJob, lazy: bool = False) -> FileOutcome:
-    """Check and parse one file (in a worker, or lazily in-process so memory follows the batch size)."""
+    """Check and parse one file (in a worker, or lazily in-process so memory follows the batch size).
+
+    A worker returns the whole file at once, so a gzip error found while parsing simply quarantines it:
+    no separate integrity pass is needed. The lazy in-process path hands batches on early and so checks
+    the whole stream first.
+    """
     path = Path(job.local)
     try:
-        check_gzip(path)
+        if lazy:
+            check_gzip(path)
+            return FileOutcome(None, _spool_batches(job))
+        check_gzip_header(path)
+        return FileOutcome(None, list(_spool_batches(job)))
     except FileProblem as exc:
         return FileOutcome(str(exc))
-    batches = _spool_batches(job)
-    return FileOutcome(None, batches if lazy else list(batches))
+    except GZIP_ERRORS as exc:
+        return FileOutcome(str(gzip_problem(exc)))
 
 
 def _spool_batches(job: ParseJob) -> Iterator[SpooledBatch]:

@@ -229,7 +229,9 @@ EXPECTED_LINE_REASONS = {2: "invalid JSON", 3: "not an object", 4: "page_views",
                          6: "over the", 7: "invalid JSON"}
 
 
-def test_bad_data_is_quarantined_rest_loads_then_retry(sshd: PrivateSshd, tree: Tree, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["0", "1"])  # in-process parsing checks gzip first; workers find it while parsing
+def test_bad_data_is_quarantined_rest_loads_then_retry(sshd: PrivateSshd, tree: Tree, tmp_path: Path,
+                                                       workers: str) -> None:
     """Corrupt/truncated/empty/non-gzip files and bad lines go to quarantine with file, line, reason and raw
     text; everything else loads; the summary lists them; exit 3. A re-delivered file loads once with
     --retry-quarantined. Capped fields load whole and are flagged. Odd names are ignored with a message."""
@@ -241,7 +243,7 @@ def test_bad_data_is_quarantined_rest_loads_then_retry(sshd: PrivateSshd, tree: 
     (day / "README.txt").write_bytes(b"x")
     env = {"SESSION_STREAM__MAX_LINE_BYTES": "200000"}
     args = sftp_args(sshd, tree.root)
-    proc = run_loader(args, tmp_path, "--workers", "0", env=env)
+    proc = run_loader(args, tmp_path, "--workers", workers, env=env)
     assert proc.returncode == 3, show(proc)
     q = duckdb_query(tmp_path / "warehouse.duckdb")
     # the rest loads exactly once
