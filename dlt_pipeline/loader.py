@@ -32,7 +32,7 @@ from dlt_pipeline.reshape import FileContext
 from dlt_pipeline.settings import Settings
 from dlt_pipeline.testhooks import arm_during_load, checkpoint
 from dlt_pipeline.transport import FileChanged, Transport, TransportError
-from dlt_pipeline.workers import FileOutcome, ParseJob, ParsePool, default_workers, read_spooled
+from dlt_pipeline.workers import FileOutcome, ParseJob, ParsePool, read_spooled
 
 log = logging.getLogger("session_stream")
 
@@ -283,7 +283,7 @@ def file_items(files: list[Candidate], transport: Transport, settings: Settings,
     buffer = _Buffer(_TypeRegistry())
     load_id = dlt.current.load_package_state()["load_id"]
     stats.load_id = load_id
-    pool = ParsePool(default_workers() if settings.workers < 0 else settings.workers)
+    pool = ParsePool(max(0, settings.workers))
     try:
         for number, (cand, local, error) in enumerate(_downloads(files, transport, spool, pool.capacity + 1)):
             if isinstance(error, FileChanged):

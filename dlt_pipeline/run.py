@@ -83,9 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     beh.add_argument("--pii-target-ids", metavar="ID,ID",
                      help="apply --pii-mode only to these custom target ids (default: all targets)")
     beh.add_argument("--batch-size", type=int, metavar="N",
-                     help="sessions per Arrow batch; bounds memory (default 20000)")
+                     help="sessions per Arrow batch; bounds memory (default 5000)")
     beh.add_argument("--workers", type=int, metavar="N",
-                     help="parser processes beside the loader (default 1; 0 parses in the main process)")
+                     help="parser processes beside the loader (default 2; 0 parses in the main process)")
     beh.add_argument("--pipelines-dir", metavar="PATH", help="dlt working folder (default ~/.dlt/pipelines)")
     beh.add_argument("--demo", action="store_true",
                      help="generate a sample day into ./demo_data, load it into DuckDB, run dbt build, print a summary")

@@ -44,8 +44,8 @@ class Settings:
     end_date: date | None = None
     lookback_days: int = 2
     min_file_age_seconds: int = 120
-    batch_size: int = 20_000
-    workers: int = 1
+    batch_size: int = 5_000
+    workers: int = 2
     max_line_bytes: int = 16 << 20
     timeout: float = 30.0
     retries: int = 5

@@ -165,8 +165,3 @@ class ParsePool:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
-
-
-def default_workers() -> int:
-    """One worker per core beyond the first keeps the main process free for dlt (2 on this 2-core box)."""
-    return min(2, os.cpu_count() or 1)
