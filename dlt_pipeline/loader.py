@@ -32,7 +32,7 @@ from dlt_pipeline.reshape import FileContext
 from dlt_pipeline.settings import Settings
 from dlt_pipeline.testhooks import arm_during_load, checkpoint
 from dlt_pipeline.transport import FileChanged, Transport, TransportError
-from dlt_pipeline.workers import FileOutcome, ParseJob, ParsePool, read_spooled
+from dlt_pipeline.workers import FileOutcome, ParseJob, ParsePool
 
 log = logging.getLogger("session_stream")
 
@@ -285,7 +285,7 @@ def file_items(files: list[Candidate], transport: Transport, settings: Settings,
     stats.load_id = load_id
     pool = ParsePool(max(0, settings.workers))
     try:
-        for number, (cand, local, error) in enumerate(_downloads(files, transport, spool, pool.capacity + 1)):
+        for cand, local, error in _downloads(files, transport, spool, pool.capacity + 1):
             if isinstance(error, FileChanged):
                 log.warning("%s", error)
                 stats.waiting.append(cand.path)
@@ -302,8 +302,7 @@ def file_items(files: list[Candidate], transport: Transport, settings: Settings,
             assert local is not None
             stats.bytes_read += cand.size
             job = ParseJob(str(local), FileContext(cand.path, cand.name, cand.window_start), pii,
-                           settings.batch_size, settings.max_line_bytes,
-                           None, f"f{number}")
+                           settings.batch_size, settings.max_line_bytes)
             pool.submit((cand, local), job)
             for (done, done_local), outcome in pool.drain(keep=pool.capacity):
                 yield from _file_rows(done, outcome, settings, stats, buffer, load_id)
@@ -371,8 +370,8 @@ def _file_rows(cand: Candidate, outcome: FileOutcome, settings: Settings, stats:
                 stats.reject_examples.append((cand.path, r.line_number, r.reason))
             buffer.rejects.extend({"file_path": cand.path, "line_number": r.line_number, "reason": r.reason,
                                    "raw_text": r.raw_text, "load_id": load_id} for r in batch.rejects)
-        for table_name, path in batch.tables.items():
-            buffer.add(table_name, read_spooled(path))
+        for table_name, table in batch.tables.items():
+            buffer.add(table_name, table)
         sessions += batch.sessions
         buffer.sessions += batch.sessions
         if buffer.sessions >= settings.batch_size:

@@ -1,9 +1,9 @@
 """Parse files in worker processes while the main process feeds dlt, so both cores stay busy.
 
 Parsing (gunzip, JSON, reshape) and dlt's extract step each cost about as much CPU; in one process they
-take turns. Workers write each batch's Arrow tables to uncompressed Arrow IPC files in the run's spool
-folder and return only their paths, so memory stays bounded by the batch size and the number of files
-in flight, whatever the file sizes.
+take turns. A worker parses a whole file and returns its Arrow tables (pickled through Arrow's buffers),
+so memory follows the batch size plus the few files in flight. With `--workers 0` files are parsed in
+the main process, lazily, batch by batch.
 """
 
 from __future__ import annotations
@@ -18,20 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
-from dlt_pipeline.parse import GZIP_ERRORS, FileProblem, check_gzip, check_gzip_header, gzip_problem, parse_file
+from dlt_pipeline.parse import (
+    GZIP_ERRORS,
+    FileProblem,
+    ParsedBatch,
+    check_gzip,
+    check_gzip_header,
+    gzip_problem,
+    parse_file,
+)
 from dlt_pipeline.pii import PiiPolicy
-from dlt_pipeline.reshape import FileContext, Reject
-
-
-@dataclass
-class SpooledBatch:
-    """One parsed batch on disk: table name → IPC file, plus its accepted count and rejects."""
-
-    tables: dict[str, str | pa.Table]
-    sessions: int
-    rejects: list[Reject] = field(default_factory=list)
+from dlt_pipeline.reshape import FileContext
 
 
 @dataclass
@@ -39,7 +36,7 @@ class FileOutcome:
     """A whole file's result: its batches (a list, or a lazy iterator in-process), or why it is quarantined."""
 
     problem: str | None
-    batches: list[SpooledBatch] | Iterator[SpooledBatch] = field(default_factory=list)
+    batches: list[ParsedBatch] | Iterator[ParsedBatch] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -51,8 +48,6 @@ class ParseJob:
     pii: PiiPolicy
     batch_size: int
     max_line_bytes: int
-    spool: str | None
-    tag: str
 
 
 def run_job(job: ParseJob, lazy: bool = False) -> FileOutcome:
@@ -66,39 +61,17 @@ def run_job(job: ParseJob, lazy: bool = False) -> FileOutcome:
     try:
         if lazy:
             check_gzip(path)
-            return FileOutcome(None, _spool_batches(job))
+            return FileOutcome(None, _batches(job))
         check_gzip_header(path)
-        return FileOutcome(None, list(_spool_batches(job)))
+        return FileOutcome(None, list(_batches(job)))
     except FileProblem as exc:
         return FileOutcome(str(exc))
     except GZIP_ERRORS as exc:
         return FileOutcome(str(gzip_problem(exc)))
 
 
-def _spool_batches(job: ParseJob) -> Iterator[SpooledBatch]:
-    """Parsed batches, either in memory (spool None) or written to Arrow IPC files in the spool folder."""
-    for number, batch in enumerate(parse_file(Path(job.local), job.ctx, job.pii, job.batch_size,
-                                              job.max_line_bytes)):
-        if job.spool is None:
-            yield SpooledBatch(dict(batch.tables), batch.sessions, batch.rejects)
-            continue
-        paths: dict[str, str | pa.Table] = {}
-        for table_name, table in batch.tables.items():
-            target = os.path.join(job.spool, f"{job.tag}.{number}.{table_name}.arrow")
-            with pa.OSFile(target, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-                writer.write_table(table)
-            paths[table_name] = target
-        yield SpooledBatch(paths, batch.sessions, batch.rejects)
-
-
-def read_spooled(path: str | pa.Table) -> pa.Table:
-    """Load a spooled table and delete its file (memory-mapped read: no extra copy)."""
-    if isinstance(path, pa.Table):
-        return path
-    with pa.memory_map(path) as source:
-        table = pa.ipc.open_file(source).read_all()
-    os.unlink(path)
-    return table
+def _batches(job: ParseJob) -> Iterator[ParsedBatch]:
+    return parse_file(Path(job.local), job.ctx, job.pii, job.batch_size, job.max_line_bytes)
 
 
 def _alive(pid: int) -> bool:
