@@ -80,6 +80,9 @@ def make_pipeline(settings: Settings) -> dlt.Pipeline:
     kwargs: dict[str, Any] = {}
     if settings.pipelines_dir:
         kwargs["pipelines_dir"] = settings.pipelines_dir
+    elif settings.destination == "duckdb":
+        # keep dlt's working state beside its database: two DuckDB files on one machine never share it
+        kwargs["pipelines_dir"] = str(Path(settings.duckdb_path).parent / ".dlt_pipelines")
     if settings.staging:
         kwargs["staging"] = settings.staging
     return dlt.pipeline(pipeline_name=settings.pipeline_name, destination=destination,

@@ -86,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="sessions per Arrow batch; bounds memory (default 5000)")
     beh.add_argument("--workers", type=int, metavar="N",
                      help="parser processes beside the loader (default 2; 0 parses in the main process)")
-    beh.add_argument("--pipelines-dir", metavar="PATH", help="dlt working folder (default ~/.dlt/pipelines)")
+    beh.add_argument("--pipelines-dir", metavar="PATH",
+                     help="dlt working folder (default: .dlt_pipelines beside the DuckDB file; dlt's own default "
+                          "for other destinations)")
     beh.add_argument("--demo", action="store_true",
                      help="generate a sample day into ./demo_data, load it into DuckDB, run dbt build, print a summary")
     beh.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")

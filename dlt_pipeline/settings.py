@@ -108,5 +108,6 @@ def resolve(cli: dict[str, Any]) -> Settings:
         raise ValueError(f"destination must be one of {', '.join(DESTINATIONS)}, not '{settings.destination}'")
     if settings.reload and not settings.start_date:
         raise ValueError("--reload needs --start-date (and optionally --end-date): it reloads that range of days")
-    settings.duckdb_path = str(Path(settings.duckdb_path).expanduser())
+    # absolute: dlt resolves a relative DuckDB path against the folder the pipeline was first run from
+    settings.duckdb_path = str(Path(settings.duckdb_path).expanduser().resolve())
     return settings
