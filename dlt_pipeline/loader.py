@@ -66,7 +66,6 @@ class RunStats:
     bytes_read: int = 0
     fatal: str | None = None
     days: tuple[date, date] | None = None
-    load_id: str | None = None
     seconds: float = 0.0
 
 
@@ -156,13 +155,14 @@ def replay_interrupted_jobs(pipeline: dlt.Pipeline) -> None:
 
 def plan_files(transport: Transport, pipeline: dlt.Pipeline, settings: Settings, stats: RunStats) -> list[Candidate]:
     """Which files to load now: listed in the needed day folders, not in the ledger, old enough."""
-    if transport.list_dir("") is None:
+    root = transport.list_dir("")
+    if root is None:
         raise TransportError(f"source folder {transport.description} does not exist; point --source at the "
                              "account's raw_data/session_stream folder")
     end = min(settings.end_date or today_utc(), today_utc())
     start = settings.start_date or look_back_start(last_loaded_day(pipeline), settings.lookback_days)
     if start is None:
-        start = earliest_day(transport)
+        start = earliest_day(transport, root)
         if start is None:
             log.warning("no day folders under %s yet", transport.description)
             return []
@@ -285,8 +285,16 @@ def file_items(files: list[Candidate], transport: Transport, settings: Settings,
                     (settings.pii_salt or "").encode())
     buffer = _Buffer(_TypeRegistry())
     load_id = dlt.current.load_package_state()["load_id"]
-    stats.load_id = load_id
     pool = ParsePool(max(0, settings.workers))
+
+    def finished(keep: int) -> Iterator[Any]:
+        """Hand on the parsed files beyond `keep` still in flight, oldest first, and free their downloads."""
+        for (done, done_local), outcome in pool.drain(keep=keep):
+            yield from _file_rows(done, outcome, settings, stats, buffer, load_id)
+            transport.release(done_local)
+            if progress is not None:
+                progress(done)
+
     try:
         for cand, local, error in _downloads(files, transport, spool, pool.capacity + 1):
             if isinstance(error, FileChanged):
@@ -307,16 +315,8 @@ def file_items(files: list[Candidate], transport: Transport, settings: Settings,
             job = ParseJob(str(local), FileContext(cand.path, cand.name, cand.window_start), pii,
                            settings.batch_size, settings.max_line_bytes)
             pool.submit((cand, local), job)
-            for (done, done_local), outcome in pool.drain(keep=pool.capacity):
-                yield from _file_rows(done, outcome, settings, stats, buffer, load_id)
-                transport.release(done_local)
-                if progress is not None:
-                    progress(done)
-        for (done, done_local), outcome in pool.drain(keep=0):
-            yield from _file_rows(done, outcome, settings, stats, buffer, load_id)
-            transport.release(done_local)
-            if progress is not None:
-                progress(done)
+            yield from finished(keep=pool.capacity)
+        yield from finished(keep=0)
         yield from buffer.flush()
     finally:
         pool.close()

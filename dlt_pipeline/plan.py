@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from dlt_pipeline.transport import Transport, TransportError
+from dlt_pipeline.transport import RemoteEntry, Transport, TransportError
 
 NAME_RE = re.compile(r"^(\d{8}T\d{6}\.\d{3}Z)_PT15M-([0-9A-Za-z]+)\.json\.gz$")
 
@@ -51,9 +51,12 @@ def _numeric_dirs(entries: list | None, width: int) -> list[int]:
     return sorted(int(e.name) for e in entries or [] if e.is_dir and e.name.isdigit() and len(e.name) == width)
 
 
-def earliest_day(transport: Transport) -> date | None:
-    """First day folder on the server: where a first run with no --start-date begins (one listing per level)."""
-    for year in _numeric_dirs(transport.list_dir(""), 4):
+def earliest_day(transport: Transport, root: list[RemoteEntry]) -> date | None:
+    """First day folder on the server: where a first run with no --start-date begins (one listing per level).
+
+    `root` is the listing of the session_stream folder the caller already made.
+    """
+    for year in _numeric_dirs(root, 4):
         for month in _numeric_dirs(transport.list_dir(f"{year:04d}"), 2):
             days = _numeric_dirs(transport.list_dir(f"{year:04d}/{month:02d}"), 2)
             if days:
