@@ -109,6 +109,33 @@ def _tree_memory(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
+class TreeMemorySampler:
+    """Samples the summed RSS and PSS of a process and its children every 50 ms, from a thread, until closed.
+
+    Also used by tests/test_memory.py, so the test and the benchmark measure memory the same way.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_rss = self.peak_pss = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="memory-sampler", daemon=True)
+
+    def _sample(self) -> None:
+        while not self._done.is_set():
+            rss, pss = _tree_memory(self.pid)
+            self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
+            self._done.wait(0.05)
+
+    def __enter__(self) -> TreeMemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+
 def measure(label: str, argv: list[str], sessions: int, env: dict[str, str] | None = None) -> Result:
     """Run argv, sampling the process tree's RSS; wall time from spawn to exit."""
     try:
@@ -116,22 +143,12 @@ def measure(label: str, argv: list[str], sessions: int, env: dict[str, str] | No
         have_psutil = True
     except ImportError:
         have_psutil = False
-    peak = peak_pss = 0
-    done = threading.Event()
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=REPO, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-
-    def sample() -> None:
-        nonlocal peak, peak_pss
-        while not done.is_set():
-            rss, pss = _tree_memory(proc.pid)
-            peak, peak_pss = max(peak, rss), max(peak_pss, pss)
-            done.wait(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
+    sampler = TreeMemorySampler(proc.pid)
     if have_psutil:
-        sampler.start()
+        sampler.__enter__()
     out_chunks: list[str] = []
     err_chunks: list[str] = []
     readers = [threading.Thread(target=lambda s=s, b=b: b.append(s.read()), daemon=True)
@@ -141,11 +158,11 @@ def measure(label: str, argv: list[str], sessions: int, env: dict[str, str] | No
     _pid, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
-    done.set()
     for r in readers:
         r.join()
     if have_psutil:
-        sampler.join()
+        sampler.__exit__()
+    peak, peak_pss = sampler.peak_rss, sampler.peak_pss
     stdout, stderr = "".join(out_chunks), "".join(err_chunks)
     if proc.returncode != 0:
         raise SystemExit(f"{label} failed with exit {proc.returncode}:\n{stdout[-3000:]}\n{stderr[-3000:]}")

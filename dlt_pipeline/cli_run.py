@@ -78,11 +78,19 @@ def summarise(stats: RunStats, settings: Settings) -> None:
     rate = stats.sessions / stats.seconds if stats.seconds else 0.0
     out.print(f"[bold]Session Stream load[/] into {where} (dataset {settings.dataset_name}), day folders {days}")
     out.print(f"  files listed {stats.listed}, already loaded {stats.skipped_known}, loaded now {stats.files_loaded}, "
-              f"quarantined {len(stats.files_quarantined)}, waiting (too young / still uploading) {len(stats.waiting)}")
+              f"quarantined {len(stats.files_quarantined)}, "
+              f"waiting (too young / still uploading) {len(stats.waiting)}, unreadable {len(stats.unreadable)}")
+    if stats.retried:
+        out.print(f"  {stats.retried} file(s) quarantined or unreadable before were tried again")
     out.print(f"  sessions loaded {stats.sessions:,}, lines quarantined {stats.rejected_lines:,}, "
               f"{stats.bytes_read / 1e6:.1f} MB read in {stats.seconds:.1f} s ({rate:,.0f} sessions/s)")
     for path, reason in stats.files_quarantined[:10]:
         out.print(f"  [yellow]quarantined file[/] {path}: {reason}")
+    for path, reason in stats.unreadable[:10]:
+        out.print(f"  [yellow]unreadable file[/] {path}: {reason}")
+    for path in stats.odd_names[:10]:
+        out.print(f"  [yellow]loaded, but the name does not follow the vendor's pattern[/] {path} "
+                  "(no window start; see session_stream_files.reason)")
     for path, line, reason in stats.reject_examples:
         out.print(f"  [yellow]quarantined line[/] {path}:{line}: {reason}")
     if stats.rejected_lines > len(stats.reject_examples):
@@ -92,7 +100,7 @@ def summarise(stats: RunStats, settings: Settings) -> None:
 def _exit_code(stats: RunStats) -> int:
     if stats.fatal:
         return cli.EXIT_ERROR
-    if stats.files_quarantined or stats.rejected_lines:
+    if stats.files_quarantined or stats.rejected_lines or stats.unreadable:
         return cli.EXIT_QUARANTINED
     return cli.EXIT_OK
 

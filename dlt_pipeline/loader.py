@@ -7,6 +7,7 @@ because our reshape already produces typed columns: dlt only writes them to parq
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import queue
@@ -15,23 +16,35 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import dlt
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from dlt_pipeline.ledger import LEDGER_TABLE, REJECTS_TABLE, last_loaded_day, read_ledger
+from dlt_pipeline.columns import OpenColumns
+from dlt_pipeline.ledger import (
+    LEDGER_TABLE,
+    LOADED,
+    QUARANTINED,
+    REJECTS_TABLE,
+    UNREADABLE,
+    Ledger,
+    LedgerEntry,
+    last_loaded_day,
+    read_ledger,
+)
 from dlt_pipeline.lock import RunLock
 from dlt_pipeline.pii import PiiPolicy
 from dlt_pipeline.plan import Candidate, earliest_day, list_candidates, look_back_start, today_utc
+from dlt_pipeline.refusal import discard_package, refusal_reason
 from dlt_pipeline.reshape import FileContext
 from dlt_pipeline.settings import Settings
+from dlt_pipeline.supersede import CLEANUP_COLUMN, remove_superseded_rows
 from dlt_pipeline.testhooks import arm_during_load, checkpoint
-from dlt_pipeline.transport import FileChanged, Transport, TransportError
+from dlt_pipeline.transport import FileChanged, FileUnreadable, Transport, TransportError
 from dlt_pipeline.workers import FileOutcome, ParseJob, ParsePool
 
 log = logging.getLogger("session_stream")
@@ -60,6 +73,9 @@ class RunStats:
     waiting: list[str] = field(default_factory=list)
     files_loaded: int = 0
     files_quarantined: list[tuple[str, str]] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+    odd_names: list[str] = field(default_factory=list)
+    retried: int = 0
     sessions: int = 0
     rejected_lines: int = 0
     reject_examples: list[tuple[str, int, str]] = field(default_factory=list)
@@ -100,13 +116,23 @@ def loader_file_format(settings: Settings) -> str | None:
 
 
 def finish_pending(pipeline: dlt.Pipeline) -> bool:
-    """Complete a package a crashed run extracted but did not load, before deciding what is new."""
+    """Complete a package a crashed run extracted but did not load, before deciding what is new.
+
+    If the warehouse refuses its rows, the package is taken out again: its files have no completed ledger
+    row, so this run plans them afresh and isolates the file the warehouse refuses.
+    """
     if not pipeline.has_pending_data:
         return False
     log.warning("finishing the load a previous run left pending before looking for new files")
     pipeline.normalize()
     replay_interrupted_jobs(pipeline)
-    pipeline.load()
+    try:
+        pipeline.load()
+    except Exception as exc:
+        if refusal_reason(exc) is None:
+            raise
+        discard_package(pipeline, getattr(exc, "load_id", None) or _pending_load_id(pipeline))
+    remove_superseded_rows(pipeline)
     return True
 
 
@@ -153,8 +179,16 @@ def replay_interrupted_jobs(pipeline: dlt.Pipeline) -> None:
                         job.rename(package / "new_jobs" / job.name)
 
 
-def plan_files(transport: Transport, pipeline: dlt.Pipeline, settings: Settings, stats: RunStats) -> list[Candidate]:
-    """Which files to load now: listed in the needed day folders, not in the ledger, old enough."""
+@dataclass
+class Plan:
+    """The files a run loads, and which of them the ledger knows already (their earlier rows get replaced)."""
+
+    files: list[Candidate] = field(default_factory=list)
+    known: set[str] = field(default_factory=set)
+
+
+def plan_files(transport: Transport, pipeline: dlt.Pipeline, settings: Settings, stats: RunStats) -> Plan:
+    """Which files to load now: listed in the needed day folders and not in the ledger (or worth a retry)."""
     root = transport.list_dir("")
     if root is None:
         raise TransportError(f"source folder {transport.description} does not exist; point --source at the "
@@ -165,66 +199,96 @@ def plan_files(transport: Transport, pipeline: dlt.Pipeline, settings: Settings,
         start = earliest_day(transport, root)
         if start is None:
             log.warning("no day folders under %s yet", transport.description)
-            return []
+            return Plan()
     if start > end:
-        return []
+        return Plan()
     stats.days = (start, end)
     ledger = read_ledger(pipeline, since=start)
     files, odd = list_candidates(transport, start, end)
     for name in odd:
         log.warning("ignoring unexpected entry %s (not a Session Stream file name)", name)
+    files += _retries_outside(transport, ledger, settings, start, end)
     stats.listed = len(files)
     now = time.time()
     todo = []
     for cand in files:
-        if not settings.reload and ledger.is_done(cand.path, settings.retry_quarantined):
+        entry = ledger.entries.get(cand.path)
+        if not settings.reload and not _worth_loading(cand, entry, settings):
             stats.skipped_known += 1
-        elif settings.min_file_age_seconds and now - cand.mtime < settings.min_file_age_seconds:
+        elif _too_young(cand, settings.min_file_age_seconds, now):
             stats.waiting.append(cand.path)
         else:
+            stats.retried += entry is not None and entry.status != LOADED
             todo.append(cand)
-    return todo
+    return Plan(todo, {cand.path for cand in todo if cand.path in ledger.entries})
 
 
-class _TypeRegistry:
-    """Keeps each inferred column on one Arrow type across batches (fields the code did not know)."""
+def _too_young(cand: Candidate, min_age: int, now: float) -> bool:
+    """Modified less than `min_age` seconds ago: the vendor may still be writing it.
 
-    def __init__(self) -> None:
-        self.types: dict[tuple[str, str], pa.DataType] = {}
-
-    def conform(self, table_name: str, table: pa.Table) -> pa.Table:
-        for i, name in enumerate(table.column_names):
-            key = (table_name, name)
-            seen = self.types.get(key)
-            typ = table.schema.field(i).type
-            if seen is None:
-                self.types[key] = typ
-            elif seen != typ:
-                col = table.column(i)
-                try:
-                    col = pc.cast(col, seen)
-                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                    col = pc.cast(col, pa.string())
-                    self.types[key] = pa.string()
-                table = table.set_column(i, name, col)
-        return table
+    A server that reports no modification time at all (not even on stat) cannot be judged; such files
+    load, and the size check after the download still catches one that grows while we read it.
+    """
+    return bool(min_age) and cand.mtime is not None and now - cand.mtime < min_age
 
 
-def _ledger_row(cand: Candidate, status: str, reason: str | None, sessions: int, rejected: int,
-                load_id: str) -> dict[str, Any]:
-    return {
-        "file_path": cand.path, "file_name": cand.name, "day": cand.day, "window_start": cand.window_start,
-        "size_bytes": cand.size, "modified_at": datetime.fromtimestamp(cand.mtime, UTC),
-        "sessions_loaded": sessions, "rejected_lines": rejected, "status": status, "reason": reason,
-        "load_id": load_id, "loaded_at": datetime.now(UTC),
-    }
+def _worth_loading(cand: Candidate, entry: LedgerEntry | None, settings: Settings) -> bool:
+    """New files; unreadable ones every run; quarantined ones on --retry-quarantined or once they changed.
+
+    A file quarantined as truncated because its upload stalled longer than the minimum age is retried by
+    itself as soon as its size or modification time on the server differs from what the ledger recorded.
+    """
+    if entry is None:
+        return True
+    if entry.status == UNREADABLE:
+        return True
+    if entry.status != QUARANTINED:
+        return False
+    if settings.retry_quarantined:
+        return True
+    if cand.problem is not None:
+        return False
+    changed_size = entry.size is not None and cand.size is not None and cand.size != entry.size
+    changed_time = entry.modified is not None and cand.mtime is not None and abs(cand.mtime - entry.modified) > 1
+    return changed_size or changed_time
+
+
+def _retries_outside(transport: Transport, ledger: Ledger, settings: Settings, start: date,
+                     end: date) -> list[Candidate]:
+    """Unreadable files (and quarantined ones on --retry-quarantined) from days this run does not list.
+
+    Only their own day folders are listed again, so a retry reaches a file whatever its age at the cost
+    of one listing per such day.
+    """
+    wanted = {path for path, e in ledger.not_loaded().items()
+              if e.status == UNREADABLE or settings.retry_quarantined}
+    days = sorted({_day_of(path) for path in wanted} - {None})
+    found: list[Candidate] = []
+    for day in days:
+        if day is not None and not start <= day <= end:
+            found += [c for c in list_candidates(transport, day, day)[0] if c.path in wanted]
+    return found
+
+
+def _day_of(path: str) -> date | None:
+    try:
+        y, m, d = path.split("/")[:3]
+        return date(int(y), int(m), int(d))
+    except ValueError:
+        return None
+
+
+NAME_NOTE = "file name does not follow the vendor's pattern YYYYMMDDTHHMMSS.sssZ_PT15M-TOKEN.json.gz (no window start)"
 
 
 LEDGER_HINTS = dlt.mark.make_hints(table_name=LEDGER_TABLE, write_disposition="merge", primary_key="file_path",
                                    columns={"reason": {"data_type": "text", "nullable": True},
-                                            "window_start": {"data_type": "timestamp", "nullable": True}})
+                                            "window_start": {"data_type": "timestamp", "nullable": True},
+                                            "modified_at": {"data_type": "timestamp", "nullable": True},
+                                            CLEANUP_COLUMN: {"data_type": "bool", "nullable": True}})
 REJECT_HINTS = dlt.mark.make_hints(table_name=REJECTS_TABLE, write_disposition="append",
-                                   columns={"line_number": {"data_type": "bigint", "nullable": True}})
+                                   columns={"line_number": {"data_type": "bigint", "nullable": True},
+                                            "raw_text": {"data_type": "text", "nullable": True}})
 
 
 def _downloads(files: list[Candidate], transport: Transport, spool: Path,
@@ -245,7 +309,7 @@ def _downloads(files: list[Candidate], transport: Transport, spool: Path,
                     return
                 try:
                     local = transport.fetch(cand.path, cand.size, spool)
-                except (FileChanged, FileNotFoundError) as exc:
+                except (FileChanged, FileNotFoundError, FileUnreadable) as exc:
                     items.put((cand, None, exc))
                     continue
                 except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises or stops
@@ -273,8 +337,13 @@ def _downloads(files: list[Candidate], transport: Transport, spool: Path,
         thread.join()
 
 
-def file_items(files: list[Candidate], transport: Transport, settings: Settings, stats: RunStats,
-               spool: Path, progress: Any = None) -> Iterator[Any]:
+def _known_schema(pipeline: dlt.Pipeline) -> Any | None:
+    """dlt's schema of earlier loads (None on a first run): open columns keep the types recorded there."""
+    return pipeline.default_schema if pipeline.default_schema_name else None
+
+
+def file_items(plan: Plan, transport: Transport, settings: Settings, stats: RunStats,
+               spool: Path, pipeline: dlt.Pipeline, progress: Any = None) -> Iterator[Any]:
     """Yield every file's Arrow batches, rejects and ledger row, file by file, in name order.
 
     Downloads run on a background thread and parsing in worker processes a few files ahead, so the
@@ -283,20 +352,29 @@ def file_items(files: list[Candidate], transport: Transport, settings: Settings,
     pii = PiiPolicy(settings.pii_mode,  # type: ignore[arg-type]
                     frozenset(settings.pii_target_ids) if settings.pii_target_ids else None,
                     (settings.pii_salt or "").encode())
-    buffer = _Buffer(_TypeRegistry())
-    load_id = dlt.current.load_package_state()["load_id"]
-    pool = ParsePool(max(0, settings.workers))
+    buffer = _Buffer(OpenColumns.from_schema(_known_schema(pipeline)), dlt.current.load_package_state()["load_id"],
+                     plan.known)
+    pool = ParsePool(max(0, settings.workers), spool)
 
     def finished(keep: int) -> Iterator[Any]:
         """Hand on the parsed files beyond `keep` still in flight, oldest first, and free their downloads."""
         for (done, done_local), outcome in pool.drain(keep=keep):
-            yield from _file_rows(done, outcome, settings, stats, buffer, load_id)
+            yield from _file_rows(done, outcome, settings, stats, buffer)
             transport.release(done_local)
             if progress is not None:
                 progress(done)
 
     try:
-        for cand, local, error in _downloads(files, transport, spool, pool.capacity + 1):
+        for cand in plan.files:
+            if cand.problem is not None:
+                _quarantine_file(cand, cand.problem, settings, stats, buffer)
+        readable = [cand for cand in plan.files if cand.problem is None]
+        for cand, local, error in _downloads(readable, transport, spool, pool.capacity + 1):
+            if isinstance(error, FileUnreadable):
+                log.warning("%s", error)
+                stats.unreadable.append((cand.path, str(error)))
+                buffer.record(cand, UNREADABLE, str(error))
+                continue
             if isinstance(error, FileChanged):
                 log.warning("%s", error)
                 stats.waiting.append(cand.path)
@@ -311,7 +389,7 @@ def file_items(files: list[Candidate], transport: Transport, settings: Settings,
             if error is not None:
                 raise error
             assert local is not None
-            stats.bytes_read += cand.size
+            stats.bytes_read += local.stat().st_size
             job = ParseJob(str(local), FileContext(cand.path, cand.name, cand.window_start), pii,
                            settings.batch_size, settings.max_line_bytes)
             pool.submit((cand, local), job)
@@ -330,12 +408,28 @@ class _Buffer:
     sessions keeps that overhead negligible while memory stays bounded by the batch size.
     """
 
-    def __init__(self, registry: _TypeRegistry) -> None:
+    def __init__(self, registry: OpenColumns, load_id: str, known: set[str]) -> None:
         self.registry = registry
+        self.load_id = load_id
+        self.known = known
         self.tables: dict[str, list[pa.Table]] = {}
         self.rejects: list[dict[str, Any]] = []
         self.ledger: list[dict[str, Any]] = []
         self.sessions = 0
+
+    def record(self, cand: Candidate, status: str, reason: str | None, sessions: int = 0, rejected: int = 0) -> None:
+        """The file's ledger row; `cleanup_pending` when the ledger knew it, so earlier rows may exist."""
+        self.ledger.append({
+            "file_path": cand.path, "file_name": cand.name, "day": cand.day, "window_start": cand.window_start,
+            "size_bytes": cand.size,
+            "modified_at": None if cand.mtime is None else datetime.fromtimestamp(cand.mtime, UTC),
+            "sessions_loaded": sessions, "rejected_lines": rejected, "status": status, "reason": reason,
+            "load_id": self.load_id, "loaded_at": datetime.now(UTC), CLEANUP_COLUMN: cand.path in self.known,
+        })
+
+    def reject(self, cand: Candidate, line_number: int | None, reason: str, raw_text: str | None) -> None:
+        self.rejects.append({"file_path": cand.path, "line_number": line_number, "reason": reason,
+                             "raw_text": raw_text, "load_id": self.load_id})
 
     def add(self, table_name: str, table: pa.Table) -> None:
         self.tables.setdefault(table_name, []).append(self.registry.conform(table_name, table))
@@ -352,15 +446,10 @@ class _Buffer:
 
 
 def _file_rows(cand: Candidate, outcome: FileOutcome, settings: Settings, stats: RunStats,
-               buffer: _Buffer, load_id: str) -> Iterator[Any]:
+               buffer: _Buffer) -> Iterator[Any]:
     """Feed one parsed file (data tables, rejects, then its ledger row) to the buffer; all in one package."""
     if outcome.problem is not None:
-        if settings.strict:
-            raise StrictModeFailure(f"{cand.path}: {outcome.problem}")
-        stats.files_quarantined.append((cand.path, outcome.problem))
-        buffer.rejects.append({"file_path": cand.path, "line_number": None, "reason": outcome.problem,
-                               "raw_text": None, "load_id": load_id})
-        buffer.ledger.append(_ledger_row(cand, "quarantined", outcome.problem, 0, 0, load_id))
+        _quarantine_file(cand, outcome.problem, settings, stats, buffer)
         return
     sessions = rejected = 0
     for batch in outcome.batches:
@@ -371,8 +460,8 @@ def _file_rows(cand: Candidate, outcome: FileOutcome, settings: Settings, stats:
             rejected += len(batch.rejects)
             for r in batch.rejects[: max(0, 5 - len(stats.reject_examples))]:
                 stats.reject_examples.append((cand.path, r.line_number, r.reason))
-            buffer.rejects.extend({"file_path": cand.path, "line_number": r.line_number, "reason": r.reason,
-                                   "raw_text": r.raw_text, "load_id": load_id} for r in batch.rejects)
+            for r in batch.rejects:
+                buffer.reject(cand, r.line_number, r.reason, r.raw_text)
         for table_name, table in batch.tables.items():
             buffer.add(table_name, table)
         sessions += batch.sessions
@@ -382,8 +471,20 @@ def _file_rows(cand: Candidate, outcome: FileOutcome, settings: Settings, stats:
     stats.sessions += sessions
     stats.rejected_lines += rejected
     stats.files_loaded += 1
-    reason = f"{rejected} line(s) quarantined, see {REJECTS_TABLE}" if rejected else None
-    buffer.ledger.append(_ledger_row(cand, "loaded", reason, sessions, rejected, load_id))
+    notes = [f"{rejected} line(s) quarantined, see {REJECTS_TABLE}"] if rejected else []
+    if cand.window_start is None:
+        notes.append(NAME_NOTE)
+        stats.odd_names.append(cand.path)
+    buffer.record(cand, LOADED, "; ".join(notes) or None, sessions, rejected)
+
+
+def _quarantine_file(cand: Candidate, reason: str, settings: Settings, stats: RunStats, buffer: _Buffer) -> None:
+    """The whole file goes to quarantine: a reject row without a line number and its ledger row."""
+    if settings.strict:
+        raise StrictModeFailure(f"{cand.path}: {reason}")
+    stats.files_quarantined.append((cand.path, reason))
+    buffer.reject(cand, None, reason, None)
+    buffer.record(cand, QUARANTINED, reason)
 
 
 def run_load(settings: Settings, transport: Transport, progress_factory: Any = None) -> RunStats:
@@ -393,31 +494,84 @@ def run_load(settings: Settings, transport: Transport, progress_factory: Any = N
     pipeline = make_pipeline(settings)
     with RunLock(pipeline, settings):
         finish_pending(pipeline)
+        remove_superseded_rows(pipeline)  # a re-load whose cleanup a crash interrupted
         for stale in Path(pipeline.working_dir).glob("spool-*"):
             shutil.rmtree(stale, ignore_errors=True)  # downloads left by a killed run
         checkpoint("before_plan")
-        files = plan_files(transport, pipeline, settings, stats)
-        if files:
-            spool = Path(tempfile.mkdtemp(prefix="spool-", dir=pipeline.working_dir))
-            progress = progress_factory(files) if progress_factory else None
-            resource = dlt.resource(
-                file_items(files, transport, settings, stats, spool, progress.advance if progress else None),
-                name="session_stream", file_format=loader_file_format(settings))
-            try:
-                pipeline.extract(resource)
-                checkpoint("after_extract")
-                pipeline.normalize()
-                checkpoint("after_normalize")
-            except BaseException:
-                # nothing reached the warehouse yet: never leave a half-made package for the next run
-                pipeline.abort_packages()
-                raise
-            finally:
-                if progress:
-                    progress.close()
-                shutil.rmtree(spool, ignore_errors=True)
-            # a failure from here on leaves the package pending; the next run finishes it first
-            arm_during_load(pipeline)
-            pipeline.load()
+        plan = plan_files(transport, pipeline, settings, stats)
+        if plan.files:
+            _load_plan(pipeline, plan, transport, settings, stats, progress_factory)
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+def _load_plan(pipeline: dlt.Pipeline, plan: Plan, transport: Transport, settings: Settings, stats: RunStats,
+               progress_factory: Any) -> None:
+    """Extract, normalize and load the plan as one package; if the warehouse refuses rows, isolate the file.
+
+    A refused package is taken out again and its files are loaded in halves, recursively, so every file
+    the warehouse accepts loads and each file it refuses is quarantined with the database's message.
+    """
+    before = copy.deepcopy(stats)
+    _extract_and_normalize(pipeline, plan, transport, settings, stats, progress_factory)
+    # a failure from here on leaves the package pending; the next run finishes it first
+    arm_during_load(pipeline)
+    try:
+        pipeline.load()
+    except Exception as exc:
+        reason = refusal_reason(exc)
+        if reason is None or all(cand.problem for cand in plan.files):
+            raise  # not a refusal of data, or even the quarantine rows alone were refused
+        discard_package(pipeline, getattr(exc, "load_id", None) or _pending_load_id(pipeline))
+        if settings.strict:
+            raise StrictModeFailure(f"the warehouse refused rows: {reason}") from None
+        vars(stats).update(vars(before))
+        _isolate(pipeline, plan, reason, transport, settings, stats, progress_factory)
+        return
+    checkpoint("after_load")
+    remove_superseded_rows(pipeline)
+
+
+def _isolate(pipeline: dlt.Pipeline, plan: Plan, reason: str, transport: Transport, settings: Settings,
+             stats: RunStats, progress_factory: Any) -> None:
+    """Load the halves of a refused plan; a single refused file is quarantined with the warehouse's reason."""
+    if len(plan.files) == 1:
+        problem = (f"the warehouse refused its rows ({reason}); the other files loaded. Fix the cause in the "
+                   "warehouse, then run with --retry-quarantined")
+        plan = Plan([replace(plan.files[0], problem=problem)], plan.known)
+        log.warning("%s: %s", plan.files[0].path, problem)
+    else:
+        log.warning("the warehouse refused rows (%s); loading the %d files in smaller groups to find the file",
+                    reason, len(plan.files))
+    middle = (len(plan.files) + 1) // 2
+    for part in (plan.files[:middle], plan.files[middle:]):
+        if part:
+            _load_plan(pipeline, Plan(part, plan.known & {c.path for c in part}), transport, settings, stats,
+                       progress_factory)
+
+
+def _pending_load_id(pipeline: dlt.Pipeline) -> str:
+    return pipeline.list_normalized_load_packages()[0]
+
+
+def _extract_and_normalize(pipeline: dlt.Pipeline, plan: Plan, transport: Transport, settings: Settings,
+                           stats: RunStats, progress_factory: Any) -> None:
+    """Write the run's one load package: every planned file's rows, rejects and ledger row."""
+    spool = Path(tempfile.mkdtemp(prefix="spool-", dir=pipeline.working_dir))
+    progress = progress_factory(plan.files) if progress_factory else None
+    resource = dlt.resource(
+        file_items(plan, transport, settings, stats, spool, pipeline, progress.advance if progress else None),
+        name="session_stream", file_format=loader_file_format(settings))
+    try:
+        pipeline.extract(resource)
+        checkpoint("after_extract")
+        pipeline.normalize()
+        checkpoint("after_normalize")
+    except BaseException:
+        # nothing reached the warehouse yet: never leave a half-made package for the next run
+        pipeline.abort_packages()
+        raise
+    finally:
+        if progress:
+            progress.close()
+        shutil.rmtree(spool, ignore_errors=True)

@@ -17,10 +17,13 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from dlt_pipeline.columns import LineCheckNeeded
+from dlt_pipeline.contract import find_nul, nul_reason, validate
 from dlt_pipeline.pii import PiiPolicy
-from dlt_pipeline.reshape import BatchBuilder, FileContext, Reject, validate
+from dlt_pipeline.reshape import BatchBuilder, FileContext, Reject
 
 CHUNK = 4 << 20
+BOM = b"\xef\xbb\xbf"
 RAW_TEXT_LIMIT = 2000
 """How much of a rejected line is kept for inspection."""
 
@@ -72,19 +75,27 @@ def check_gzip(path: Path) -> None:
         raise gzip_problem(exc) from None
 
 
+def _chunks(fh: Any) -> Iterator[bytes]:
+    """The decompressed stream in large pieces, without a leading UTF-8 byte-order mark."""
+    chunk = fh.read(CHUNK)
+    if chunk.startswith(BOM):
+        chunk = chunk[len(BOM):]
+    while chunk:
+        yield chunk
+        chunk = fh.read(CHUNK)
+
+
 def iter_lines(path: Path, max_line_bytes: int) -> Iterator[tuple[int, bytes | None, int]]:
     """Yield (line number, line bytes, length) from the gzip file; bytes is None for an over-long line.
 
-    Over-long lines are skipped while streaming so one runaway line cannot exhaust memory.
+    Over-long lines are skipped while streaming so one runaway line cannot exhaust memory. A UTF-8
+    byte-order mark at the start of the file (some tools write one) is not part of the first line.
     """
     number = 0
     carry = b""
     skipping = 0  # bytes of an over-long line seen so far
     with gzip.open(path, "rb") as fh:
-        while True:
-            chunk = fh.read(CHUNK)
-            if not chunk:
-                break
+        for chunk in _chunks(fh):
             if skipping:
                 cut = chunk.find(b"\n")
                 if cut < 0:
@@ -115,62 +126,118 @@ def _raw(line: bytes) -> str:
     return line[:RAW_TEXT_LIMIT].decode("utf-8", errors="replace")
 
 
+class LineReader:
+    """Turns raw lines into parsed session objects or rejects, applying the PII policy to what is kept.
+
+    Under `--pii-mode hash|drop` a rejected line's text is stored only with its `custom_targets`
+    hashed or dropped; a line that is not even JSON is not stored at all (its reason says so).
+    """
+
+    def __init__(self, pii: PiiPolicy, max_line_bytes: int) -> None:
+        self.pii = pii
+        self.max_line_bytes = max_line_bytes
+
+    def read(self, number: int, line: bytes | None, length: int) -> tuple[Any, Reject | None]:
+        """(parsed object, None) for a line to load, (None, Reject) for one to quarantine, (None, None) if blank."""
+        if line is None:
+            return None, Reject(number, f"line is {length:,} bytes, over the {self.max_line_bytes:,}-byte limit "
+                                        "(raise max_line_bytes if it is genuine)", "")
+        if not line.strip():
+            return None, None
+        try:
+            doc = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            return None, self.reject(number, f"invalid JSON: {exc}", line, None)
+        if not isinstance(doc, dict):
+            return None, self.reject(number, f"line is valid JSON but a {type(doc).__name__}, not an object",
+                                     line, None)
+        if b"\\u0000" in line:
+            where = find_nul(doc)
+            if where:
+                return None, self.reject(number, nul_reason(where), line, doc)
+        return doc, None
+
+    def reject(self, number: int, reason: str, line: bytes, doc: Any) -> Reject:
+        """A reject whose stored text carries no personal data the PII policy would keep out."""
+        if not self.pii.active:
+            return Reject(number, reason, _raw(line))
+        if not isinstance(doc, dict):
+            return Reject(number, f"{reason} (line text withheld under the PII policy)", None)
+        targets = doc.get("custom_targets")
+        if isinstance(targets, dict):
+            doc = {**doc, "custom_targets": self.pii.apply(targets)}
+        elif targets is not None:
+            doc = {**doc, "custom_targets": None if self.pii.mode == "drop" else self.pii.hash(targets)}
+        return Reject(number, reason, _raw(orjson.dumps(doc)))
+
+
 def parse_file(
     path: Path, ctx: FileContext, pii: PiiPolicy, batch_size: int, max_line_bytes: int
 ) -> Iterator[ParsedBatch]:
     """Yield batches of Arrow tables for a checked file (call `check_gzip` first)."""
+    reader = LineReader(pii, max_line_bytes)
     docs: list[tuple[int, Any, bytes]] = []
     rejects: list[Reject] = []
     for number, line, length in iter_lines(path, max_line_bytes):
-        if line is None:
-            rejects.append(Reject(number, f"line is {length:,} bytes, over the {max_line_bytes:,}-byte limit "
-                                          "(raise max_line_bytes if it is genuine)", ""))
-            continue
-        if not line.strip():
-            continue
-        try:
-            doc = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            rejects.append(Reject(number, f"invalid JSON: {exc}", _raw(line)))
-            continue
-        if not isinstance(doc, dict):
-            rejects.append(Reject(number, f"line is valid JSON but a {type(doc).__name__}, not an object", _raw(line)))
-            continue
-        docs.append((number, doc, line))
-        if len(docs) >= batch_size:
-            yield _build(docs, rejects, ctx, pii)
-            docs, rejects = [], []
+        doc, reject = reader.read(number, line, length)
+        if reject is not None:
+            rejects.append(reject)
+        elif doc is not None:
+            assert line is not None
+            docs.append((number, doc, line))
+            if len(docs) >= batch_size:
+                yield _build(docs, rejects, ctx, reader)
+                docs, rejects = [], []
     if docs or rejects:
-        yield _build(docs, rejects, ctx, pii)
+        yield _build(docs, rejects, ctx, reader)
 
 
-_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError)
+_BUILD_ERRORS = (LineCheckNeeded, pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError)
 
 
-def _build(docs: list[tuple[int, Any, bytes]], rejects: list[Reject], ctx: FileContext, pii: PiiPolicy) -> ParsedBatch:
-    """Build the batch; if any value has the wrong type, find and reject exactly the offending lines."""
+def _build(docs: list[tuple[int, Any, bytes]], rejects: list[Reject], ctx: FileContext,
+           reader: LineReader) -> ParsedBatch:
+    """Build the batch on the fast path; if any value is outside the contract, judge each line on its own.
+
+    The slow path keeps exactly the lines `contract.validate` accepts, so whether a line loads never
+    depends on its neighbours in the batch.
+    """
     try:
-        return ParsedBatch(_tables(docs, ctx, pii), len(docs), rejects)
-    except _ARROW_ERRORS:
+        return ParsedBatch(_tables(docs, ctx, reader.pii, checked=False), len(docs), rejects)
+    except _BUILD_ERRORS:
         pass
     good = []
     for number, doc, line in docs:
         reason = validate(doc)
         if reason is None:
-            try:
-                _tables([(number, doc, line)], ctx, pii)
-            except _ARROW_ERRORS as exc:
-                reason = f"a value has the wrong type: {exc}"
-        if reason is None:
             good.append((number, doc, line))
         else:
-            rejects.append(Reject(number, reason, _raw(line)))
+            rejects.append(reader.reject(number, reason, line, doc))
+    try:
+        tables = _tables(good, ctx, reader.pii, checked=True) if good else {}
+    except _BUILD_ERRORS:  # a line the contract accepts but Arrow refuses: find it, never lose the others
+        tables, good = _tables_line_by_line(good, ctx, reader, rejects)
     rejects.sort(key=lambda r: r.line_number)
-    return ParsedBatch(_tables(good, ctx, pii) if good else {}, len(good), rejects)
+    return ParsedBatch(tables, len(good), rejects)
 
 
-def _tables(docs: list[tuple[int, Any, bytes]], ctx: FileContext, pii: PiiPolicy) -> dict[str, pa.Table]:
-    builder = BatchBuilder(ctx, pii)
+def _tables_line_by_line(docs: list[tuple[int, Any, bytes]], ctx: FileContext, reader: LineReader,
+                         rejects: list[Reject]) -> tuple[dict[str, pa.Table], list[tuple[int, Any, bytes]]]:
+    good = []
+    for number, doc, line in docs:
+        try:
+            _tables([(number, doc, line)], ctx, reader.pii, checked=True)
+        except _BUILD_ERRORS as exc:
+            rejects.append(reader.reject(number, f"a value cannot be stored: {type(exc).__name__}: {exc}"[:500],
+                                         line, doc))
+            continue
+        good.append((number, doc, line))
+    return (_tables(good, ctx, reader.pii, checked=True) if good else {}), good
+
+
+def _tables(docs: list[tuple[int, Any, bytes]], ctx: FileContext, pii: PiiPolicy,
+            checked: bool) -> dict[str, pa.Table]:
+    builder = BatchBuilder(ctx, pii, checked)
     for number, doc, _ in docs:
         builder.add(number, doc)
     return builder.tables()

@@ -11,6 +11,8 @@ import hmac
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import orjson
+
 PiiMode = Literal["keep", "hash", "drop"]
 MODES: tuple[PiiMode, ...] = ("keep", "hash", "drop")
 
@@ -50,5 +52,5 @@ class PiiPolicy:
 
     def hash(self, value: Any) -> str:
         """HMAC-SHA256: equal values still match each other, but cannot be reversed without the salt."""
-        text = value if isinstance(value, str) else str(value)
+        text = value if isinstance(value, str) else orjson.dumps(value).decode()
         return hmac.new(self.salt, text.encode(), hashlib.sha256).hexdigest()

@@ -7,6 +7,7 @@ import logging
 import sys
 from datetime import date
 from pathlib import Path
+from typing import NoReturn
 
 if __package__ in (None, ""):  # run as a script: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -28,9 +29,9 @@ or the same names in .dlt/secrets.toml. PostgreSQL/Redshift credentials use dlt'
 DESTINATION__POSTGRES__CREDENTIALS=postgresql://user@host:5432/db (password via .dlt/secrets.toml).
 
 Exit codes: {EXIT_OK} all new files loaded; {EXIT_QUARANTINED} loaded, but some files or lines were quarantined
-(see the session_stream_rejects table); {EXIT_STRICT} --strict and something needed quarantine (nothing loaded);
-{EXIT_LOCKED} another run is in progress; {EXIT_USAGE} bad options; {EXIT_ERROR} any other failure (the message
-says what to do).
+(see the session_stream_rejects table) or a file could not be read (tried again next run);
+{EXIT_STRICT} --strict and something needed quarantine (nothing loaded); {EXIT_LOCKED} another run is in
+progress; {EXIT_USAGE} bad options; {EXIT_ERROR} any other failure (the message says what to do).
 """
 
 
@@ -41,8 +42,15 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line naming the option, like the loader's own messages, instead of the whole usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="python dlt_pipeline/run.py",
         description="Load every new Monetate Session Stream file from SFTP (or a local folder) into DuckDB, "
                     "PostgreSQL or Redshift, exactly once.",
@@ -68,12 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument("--end-date", type=_date, metavar="YYYY-MM-DD", help="last day folder to list (default today)")
     sel.add_argument("--lookback-days", type=int, metavar="N",
                      help="days before the last loaded day to re-list for late files (default 2: covers the 12-hour "
-                          "session tail and late deliveries)")
+                          "session tail and late deliveries; at most 3650)")
     sel.add_argument("--min-file-age-seconds", type=int, metavar="S",
                      help="skip files modified less than S seconds ago: they may still be uploading (default 120)")
     sel.add_argument("--reload", action="store_true",
-                     help="load the --start-date..--end-date files again even if the ledger has them (raw rows repeat "
-                          "with a new load id; the dbt models collapse the repeats)")
+                     help="load the --start-date..--end-date files again even if the ledger has them; the new rows "
+                          "replace the file's earlier rows (removed once the new load completed)")
     sel.add_argument("--retry-quarantined", action="store_true", help="try quarantined files again (after a fix)")
     beh = p.add_argument_group("behaviour")
     beh.add_argument("--strict", action="store_true", help="fail and load nothing if any file or line needs quarantine")

@@ -8,9 +8,11 @@ history or process listings.
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,13 @@ import dlt
 SECTION = "session_stream"
 DEFAULT_DUCKDB = "session_stream.duckdb"
 DESTINATIONS = ("duckdb", "postgres", "redshift")
+PII_MODES = ("keep", "hash", "drop")
+VENDOR_RETENTION_DAYS = 820
+MAX_LOOKBACK_DAYS = 3650
+"""Ten years: far past the vendor's retention, yet a date any calendar can subtract (a huge value overflowed)."""
+MAX_WORKERS = 64
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off", "")
 
 
 def default_duckdb_path() -> str:
@@ -75,39 +84,148 @@ def _lookup(name: str, secret: bool) -> Any:
 
 
 def _coerce(name: str, value: Any, template: Any) -> Any:
+    """Turn a flag or config value into the field's type; ValueError/TypeError if it is not one."""
     if value is None:
         return None
     if name in ("start_date", "end_date"):
-        return value if isinstance(value, date) else date.fromisoformat(str(value))
+        return value if isinstance(value, date) else date.fromisoformat(str(value).strip())
     if name == "pii_target_ids":
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
         return [str(v) for v in value]
     if isinstance(template, bool):
-        return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+        return _coerce_bool(value)
     if isinstance(template, int):
-        return int(value)
+        return _coerce_int(value)
     if isinstance(template, float):
+        if isinstance(value, bool):
+            raise TypeError("a boolean is not a number")
         return float(value)
     return str(value)
 
 
+def _coerce_bool(value: Any) -> bool:
+    """Booleans from config files and the environment; anything but a clear yes/no is refused, not read as no."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word not in TRUE_WORDS + FALSE_WORDS:
+        raise ValueError(word)
+    return word in TRUE_WORDS
+
+
+def _coerce_int(value: Any) -> int:
+    """Whole numbers only: `2.5` days or `true` workers are refused rather than silently rounded."""
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a whole number")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(value)
+        return int(value)
+    return int(str(value).strip()) if isinstance(value, str) else int(value)
+
+
+def _kind(name: str, template: Any) -> str:
+    """What a value of this option looks like, for messages."""
+    if name in ("start_date", "end_date"):
+        return "a date like 2026-11-01 (YYYY-MM-DD)"
+    if isinstance(template, bool):
+        return "true or false"
+    if isinstance(template, int):
+        return "a whole number"
+    if isinstance(template, float):
+        return "a number"
+    return "text"
+
+
+def option_label(name: str, from_cli: bool) -> str:
+    """How the user set an option, so a message points at the right place: flag, env variable or config file."""
+    if from_cli:
+        return f"--{name.replace('_', '-')}"
+    env = f"{SECTION}__{name}".upper()
+    if env in os.environ:
+        return env
+    return f"{name} (set in .dlt/config.toml or .dlt/secrets.toml)"
+
+
 def resolve(cli: dict[str, Any]) -> Settings:
-    """Merge command-line values (None = not given) over dlt config over defaults."""
+    """Merge command-line values (None = not given) over dlt config over defaults, then check them.
+
+    Raises ValueError with a one-line message naming the option (as the user set it) and what is
+    allowed; `cli_run.execute` turns it into exit code 2.
+    """
     settings = Settings()
+    given: set[str] = set()
     for name, default in vars(Settings()).items():
         value = cli.get(name)
-        if value is None or value is False:
+        from_cli = not (value is None or value is False)
+        if not from_cli:
             found = _lookup(name, name in SECRETS)
             if found is not None:
                 value = found
         if value is None:
             continue
-        setattr(settings, name, _coerce(name, value, default))
-    if settings.destination not in DESTINATIONS:
-        raise ValueError(f"destination must be one of {', '.join(DESTINATIONS)}, not '{settings.destination}'")
-    if settings.reload and not settings.start_date:
-        raise ValueError("--reload needs --start-date (and optionally --end-date): it reloads that range of days")
+        try:
+            setattr(settings, name, _coerce(name, value, default))
+        except (TypeError, ValueError, OverflowError):
+            shown = "(hidden)" if name in SECRETS else repr(value)
+            raise ValueError(f"{option_label(name, from_cli)} is {shown}; it must be {_kind(name, default)}") from None
+        if from_cli:
+            given.add(name)
+
+    def label(name: str) -> str:
+        return option_label(name, name in given)
+
+    validate(settings, label)
     # absolute: dlt resolves a relative DuckDB path against the folder the pipeline was first run from
     settings.duckdb_path = str(Path(settings.duckdb_path).expanduser().resolve())
     return settings
+
+
+def validate(settings: Settings, label: Callable[[str], str]) -> None:
+    """Refuse values that would lose data, hang or crash later, with a message the user can act on."""
+    if settings.destination not in DESTINATIONS:
+        raise ValueError(f"{label('destination')} must be one of {', '.join(DESTINATIONS)}, "
+                         f"not '{settings.destination}'")
+    if settings.pii_mode not in PII_MODES:
+        raise ValueError(f"{label('pii_mode')} must be one of {', '.join(PII_MODES)}, not '{settings.pii_mode}'")
+    if settings.pii_mode == "hash" and not settings.pii_salt:
+        raise ValueError(f"{label('pii_mode')} hash needs a secret salt: set SESSION_STREAM__PII_SALT in the "
+                         "environment or pii_salt in .dlt/secrets.toml")
+    _check_numbers(settings, label)
+    _check_dates(settings, label)
+    if settings.reload and not settings.start_date:
+        raise ValueError("--reload needs --start-date (and optionally --end-date): it reloads that range of days")
+
+
+def _check_numbers(s: Settings, label: Callable[[str], str]) -> None:
+    """Every numeric option within what the loader can honour."""
+
+    def need(name: str, ok: bool, rule: str) -> None:
+        if not ok:
+            raise ValueError(f"{label(name)} is {getattr(s, name)!r}; it must be {rule}")
+
+    need("lookback_days", 0 <= s.lookback_days <= MAX_LOOKBACK_DAYS,
+         f"a whole number of days from 0 to {MAX_LOOKBACK_DAYS:,} (a negative look-back would skip days; "
+         f"the vendor keeps files for {VENDOR_RETENTION_DAYS} days, and --start-date backfills a range)")
+    need("min_file_age_seconds", s.min_file_age_seconds >= 0, "0 or more seconds (0 loads files at once)")
+    need("batch_size", s.batch_size >= 1, "at least 1 session per batch (default 5000)")
+    need("workers", 0 <= s.workers <= MAX_WORKERS,
+         f"0 to {MAX_WORKERS} parser processes (0 parses in the main process; default 2)")
+    need("max_line_bytes", s.max_line_bytes >= 1, "at least 1 byte (default 16777216)")
+    need("timeout", math.isfinite(s.timeout) and s.timeout > 0, "a number of seconds above 0 (default 30)")
+    need("retries", s.retries >= 0, "0 or more (default 5)")
+    need("backoff", math.isfinite(s.backoff) and s.backoff >= 0, "a number of seconds, 0 or more (default 1)")
+
+
+def _check_dates(s: Settings, label: Callable[[str], str]) -> None:
+    """A day range that exists: not reversed, not in the future (file names and day folders are in UTC)."""
+    today = datetime.now(UTC).date()
+    for name in ("start_date", "end_date"):
+        day = getattr(s, name)
+        if day is not None and day > today:
+            raise ValueError(f"{label(name)} {day} is in the future (today is {today} in UTC, the time zone of the "
+                             "vendor's day folders)")
+    if s.start_date and s.end_date and s.start_date > s.end_date:
+        raise ValueError(f"{label('start_date')} {s.start_date} is after {label('end_date')} {s.end_date}: "
+                         "the range would hold no days")

@@ -11,7 +11,8 @@ configuration does:
 
 Points: `before_plan` (connected, nothing listed yet), `after_download` (after each file's download,
 before it is parsed), `after_extract` (the load package is written, not normalized), `after_normalize`
-(package ready, nothing loaded) and `during_load` (crash only: a watcher kills the process as soon as
+(package ready, nothing loaded), `after_load` (loaded, earlier rows of re-loaded files not yet
+removed) and `during_load` (crash only: a watcher kills the process as soon as
 the first load job of the package has completed in the destination, while others are still pending).
 """
 

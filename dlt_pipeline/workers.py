@@ -1,20 +1,30 @@
 """Parse files in worker processes while the main process feeds dlt, so both cores stay busy.
 
 Parsing (gunzip, JSON, reshape) and dlt's extract step each cost about as much CPU; in one process they
-take turns. A worker parses a whole file and returns its Arrow tables (pickled through Arrow's buffers),
-so memory follows the batch size plus the few files in flight. With `--workers 0` files are parsed in
-the main process, lazily, batch by batch.
+take turns. A file is parsed whole before any of its rows are handed on, so a corrupt gzip or a parser
+bug found on its last line still quarantines the whole file and loads nothing of it.
+
+Memory follows the batch size, not the file size: each batch is written to its own file in a private
+spool folder as soon as it is built, the parse returns only the list of those files, and the main process
+reads them back one at a time, deleting each once read. (Returning a whole file's tables in one pickle
+made the worker, the pickle and the main process each hold the whole file: 2 GB for 300,000 sessions.)
+With `--workers 0` the same happens in the main process.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
+import shutil
+import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+import traceback
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +32,6 @@ from dlt_pipeline.parse import (
     GZIP_ERRORS,
     FileProblem,
     ParsedBatch,
-    check_gzip,
     check_gzip_header,
     gzip_problem,
     parse_file,
@@ -30,48 +39,120 @@ from dlt_pipeline.parse import (
 from dlt_pipeline.pii import PiiPolicy
 from dlt_pipeline.reshape import FileContext
 
+SPOOL_PREFIX = "session-stream-parsed-"
+"""Name prefix of a pool's spool folder; the pid after it lets a later run remove a killed run's folder."""
+
+
+@dataclass
+class SpooledBatches:
+    """A parsed file's batches on disk, in order; iterating reads one at a time and deletes each once read.
+
+    Only this short list of paths travels from a worker to the main process. Files left unread (the
+    consumer stopped early) are deleted when iteration ends or by `discard`.
+    """
+
+    paths: list[str] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[ParsedBatch]:
+        try:
+            while self.paths:
+                path = self.paths[0]
+                with open(path, "rb") as fh:
+                    batch: ParsedBatch = pickle.load(fh)  # our own file, in a folder only we can write
+                os.unlink(path)
+                del self.paths[0]
+                yield batch
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Delete the batch files not read yet."""
+        for path in self.paths:
+            Path(path).unlink(missing_ok=True)
+        self.paths = []
+
 
 @dataclass
 class FileOutcome:
-    """A whole file's result: its batches (a list, or a lazy iterator in-process), or why it is quarantined."""
+    """A whole file's result: its batches (read lazily, one at a time), or why it is quarantined."""
 
     problem: str | None
-    batches: list[ParsedBatch] | Iterator[ParsedBatch] = field(default_factory=list)
+    batches: Iterable[ParsedBatch] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class ParseJob:
-    """Everything a worker needs, picklable."""
+    """Everything a worker needs, picklable. `ParsePool.submit` fills in `spool` and `tag`."""
 
     local: str
     ctx: FileContext
     pii: PiiPolicy
     batch_size: int
     max_line_bytes: int
+    spool: str = ""
+    tag: str = "0"
 
 
-def run_job(job: ParseJob, lazy: bool = False) -> FileOutcome:
-    """Check and parse one file (in a worker, or lazily in-process so memory follows the batch size).
+def bug_problem(exc: BaseException) -> str:
+    """The quarantine reason for an exception no data should cause: a bug, reported as one."""
+    text = str(exc).strip().splitlines()
+    detail = f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
+    return (f"could not be parsed ({detail}); this is a bug in the loader, please report it — the file is "
+            "quarantined and the rest loads")
 
-    A worker returns the whole file at once, so a gzip error found while parsing simply quarantines it:
-    no separate integrity pass is needed. The lazy in-process path hands batches on early and so checks
-    the whole stream first.
+
+def guarded(parse: Callable[[ParseJob], FileOutcome], job: ParseJob) -> FileOutcome:
+    """Run `parse(job)`, turning a bad file or a parser bug into a quarantine outcome instead of a failed run.
+
+    A bug that trips on one file must not stop every scheduled run from loading the others. OSError and
+    MemoryError still propagate: a full disk or exhausted memory is about this machine, not this file,
+    and quarantining would mark good files as bad; the run stops and the next one tries again.
     """
-    path = Path(job.local)
     try:
-        if lazy:
-            check_gzip(path)
-            return FileOutcome(None, _batches(job))
-        check_gzip_header(path)
-        return FileOutcome(None, list(_batches(job)))
+        return parse(job)
     except FileProblem as exc:
         return FileOutcome(str(exc))
-    except GZIP_ERRORS as exc:
+    except GZIP_ERRORS as exc:  # BadGzipFile is an OSError: caught before OSError is let through
         return FileOutcome(str(gzip_problem(exc)))
+    except (OSError, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - see the docstring: quarantine the file, keep the run going
+        if os.environ.get("SESSION_STREAM_DEBUG"):
+            traceback.print_exc(file=sys.stderr)
+        return FileOutcome(bug_problem(exc))
 
 
-def _batches(job: ParseJob) -> Iterator[ParsedBatch]:
-    return parse_file(Path(job.local), job.ctx, job.pii, job.batch_size, job.max_line_bytes)
+def spool_file(job: ParseJob) -> FileOutcome:
+    """Parse the whole file, writing each batch to the spool as it is built; on any error keep none of them."""
+    check_gzip_header(Path(job.local))
+    spooled = SpooledBatches()
+    try:
+        batches = parse_file(Path(job.local), job.ctx, job.pii, job.batch_size, job.max_line_bytes)
+        for number, batch in enumerate(batches):
+            spooled.paths.append(_write_batch(batch, Path(job.spool) / f"{job.tag}.{number}.batch"))
+    except BaseException:
+        spooled.discard()
+        raise
+    return FileOutcome(None, spooled)
+
+
+def _write_batch(batch: ParsedBatch, path: Path) -> str:
+    """Pickle protocol 5 writes Arrow's buffers straight to the file, without a second in-memory copy.
+
+    A half-written file (disk full) is removed here: it is not in the outcome's list yet.
+    """
+    try:
+        with path.open("wb") as fh:
+            pickle.dump(batch, fh, protocol=5)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return str(path)
+
+
+def run_job(job: ParseJob) -> FileOutcome:
+    """Check and parse one file into the spool (in a worker, or in this process with `--workers 0`)."""
+    return guarded(spool_file, job)
 
 
 def _alive(pid: int) -> bool:
@@ -106,11 +187,41 @@ def exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-class ParsePool:
-    """Runs ParseJobs on `workers` processes (0 = in this process), yielding outcomes in submission order."""
+def _remove_stale_spools(parent: Path) -> None:
+    """Delete spool folders of loaders that were killed (`kill -9` skips our cleanup); live ones are kept."""
+    for folder in parent.glob(f"{SPOOL_PREFIX}*"):
+        pid = folder.name[len(SPOOL_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)) and _ours(folder):
+            shutil.rmtree(folder, ignore_errors=True)
 
-    def __init__(self, workers: int) -> None:
+
+def _ours(folder: Path) -> bool:
+    """Whether this user owns `folder` (the system temp folder is shared)."""
+    getuid = getattr(os, "getuid", None)
+    try:
+        return getuid is None or folder.stat().st_uid == getuid()
+    except OSError:
+        return False
+
+
+def make_spool(parent: Path | None) -> Path:
+    """A private folder (mode 0700) for one pool's batch files: under `parent`, else the system temp folder."""
+    base = Path(parent) if parent is not None else Path(tempfile.gettempdir())
+    _remove_stale_spools(base)
+    return Path(tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-", dir=base))
+
+
+class ParsePool:
+    """Runs ParseJobs on `workers` processes (0 = in this process), yielding outcomes in submission order.
+
+    Batch files go to a spool folder under `spool` (best: the run's download folder, on the same disk as
+    dlt's working folder), else under the system temp folder. `close` removes it with anything left.
+    """
+
+    def __init__(self, workers: int, spool: Path | None = None) -> None:
         self.workers = workers
+        self.spool = make_spool(spool)
+        self._submitted = 0
         self._pool: ProcessPoolExecutor | None = None
         if workers > 0:
             # forkserver: workers do not inherit dlt's threads or open database handles
@@ -123,8 +234,10 @@ class ParsePool:
         return max(1, self.workers + 1)
 
     def submit(self, key: Any, job: ParseJob) -> None:
+        job = replace(job, spool=str(self.spool), tag=str(self._submitted))
+        self._submitted += 1
         if self._pool is None:
-            self._pending.append((key, run_job(job, lazy=True)))
+            self._pending.append((key, run_job(job)))
         else:
             self._pending.append((key, self._pool.submit(run_job, job)))
 
@@ -135,6 +248,9 @@ class ParsePool:
             yield key, result if isinstance(result, FileOutcome) else result.result()
 
     def close(self) -> None:
+        """Stop the workers and delete every batch file still on disk (of outcomes never read to the end)."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        self._pending.clear()
+        shutil.rmtree(self.spool, ignore_errors=True)

@@ -229,7 +229,7 @@ EXPECTED_LINE_REASONS = {2: "invalid JSON", 3: "not an object", 4: "page_views",
                          6: "over the", 7: "invalid JSON"}
 
 
-@pytest.mark.parametrize("workers", ["0", "1"])  # in-process parsing checks gzip first; workers find it while parsing
+@pytest.mark.parametrize("workers", ["0", "1"])  # in the loader process and in a worker process
 def test_bad_data_is_quarantined_rest_loads_then_retry(sshd: PrivateSshd, tree: Tree, tmp_path: Path,
                                                        workers: str) -> None:
     """Corrupt/truncated/empty/non-gzip files and bad lines go to quarantine with file, line, reason and raw

@@ -61,7 +61,8 @@ class Tree:
 
     def copy_to(self, target: Path) -> Tree:
         shutil.copytree(self.out_dir, target)
-        return replace(self, out_dir=target, expected=set(self.expected), per_file=dict(self.per_file))
+        return replace(self, out_dir=target, expected=set(self.expected), per_file=dict(self.per_file),
+                       child=dict(self.child))
 
 
 def build_tree(base: Path) -> Tree:
