@@ -7,13 +7,14 @@ checked wherever they come from: flags, environment variables and .dlt/config.to
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from loader_helpers import Target, explain, run_loader, today
 
-from dlt_pipeline.run import EXIT_OK, EXIT_USAGE
+from dlt_pipeline.run import EXIT_OK, EXIT_USAGE, main
 
 TOMORROW = (today() + timedelta(days=1)).isoformat()
 LAST_WEEK = (today() - timedelta(days=7)).isoformat()
@@ -52,16 +53,33 @@ def _source(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize(("flags", "env", "names"), list(CASES.values()), ids=list(CASES))
-def test_bad_option_exits_2_with_one_line(tmp_path: Path, flags: list[str], env: dict[str, str],
-                                          names: str) -> None:
+def test_bad_option_exits_2_with_one_line(tmp_path: Path, flags: list[str], env: dict[str, str], names: str,
+                                          monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """In process (`run.main`, as the console entry point calls it), so twenty cases cost no interpreter starts."""
+    for key in [k for k in os.environ if k.startswith("SESSION_STREAM")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
     target = Target(tmp_path / "warehouse")
-    proc = run_loader("--source", _source(tmp_path), *target.args(), *flags, env=env)
+    try:
+        code = main(["--source", str(_source(tmp_path)), *map(str, target.args()), *flags])
+    except SystemExit as exc:  # argparse refuses malformed values itself
+        code = exc.code
+    message = capsys.readouterr().err.strip()
+    assert code == EXIT_USAGE, message
+    assert len(message.splitlines()) == 1 and names in message, message
+    assert "Traceback" not in message
+    assert not target.duckdb_path.exists(), "a refused run must not create the warehouse"
+
+
+def test_bad_option_as_a_real_process(tmp_path: Path) -> None:
+    """The same as a scheduler meets it: exit code 2, one line on stderr, no traceback."""
+    target = Target(tmp_path / "warehouse")
+    proc = run_loader("--source", _source(tmp_path), *target.args(), env={"SESSION_STREAM__LOOKBACK_DAYS": "-1"})
     assert proc.returncode == EXIT_USAGE, explain(proc)
     message = proc.stderr.strip()
-    assert len(message.splitlines()) == 1, explain(proc)
-    assert message.startswith("error:") and names in message, explain(proc)
-    assert "Traceback" not in proc.stdout + proc.stderr
-    assert not target.duckdb_path.exists(), "a refused run must not create the warehouse"
+    assert len(message.splitlines()) == 1 and message.startswith("error:"), explain(proc)
+    assert "SESSION_STREAM__LOOKBACK_DAYS" in message and "Traceback" not in proc.stdout + proc.stderr
 
 
 def test_bad_value_in_config_file_names_the_setting(tmp_path: Path) -> None:
