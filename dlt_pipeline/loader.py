@@ -132,7 +132,6 @@ def finish_pending(pipeline: dlt.Pipeline) -> bool:
         if refusal_reason(exc) is None:
             raise
         discard_package(pipeline, getattr(exc, "load_id", None) or _pending_load_id(pipeline))
-    remove_superseded_rows(pipeline)
     return True
 
 
@@ -262,11 +261,10 @@ def _retries_outside(transport: Transport, ledger: Ledger, settings: Settings, s
     """
     wanted = {path for path, e in ledger.not_loaded().items()
               if e.status == UNREADABLE or settings.retry_quarantined}
-    days = sorted({_day_of(path) for path in wanted} - {None})
+    days = {day for day in map(_day_of, wanted) if day is not None and not start <= day <= end}
     found: list[Candidate] = []
-    for day in days:
-        if day is not None and not start <= day <= end:
-            found += [c for c in list_candidates(transport, day, day)[0] if c.path in wanted]
+    for day in sorted(days):
+        found += [c for c in list_candidates(transport, day, day)[0] if c.path in wanted]
     return found
 
 
@@ -494,7 +492,7 @@ def run_load(settings: Settings, transport: Transport, progress_factory: Any = N
     pipeline = make_pipeline(settings)
     with RunLock(pipeline, settings):
         finish_pending(pipeline)
-        remove_superseded_rows(pipeline)  # a re-load whose cleanup a crash interrupted
+        remove_superseded_rows(pipeline)  # a re-load whose cleanup a crash (or the package above) left to do
         for stale in Path(pipeline.working_dir).glob("spool-*"):
             shutil.rmtree(stale, ignore_errors=True)  # downloads left by a killed run
         checkpoint("before_plan")
