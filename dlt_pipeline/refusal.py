@@ -15,7 +15,7 @@ import re
 
 import dlt
 
-from dlt_pipeline.ledger import LEDGER_TABLE, dataset_client, table_exists
+from dlt_pipeline.session_stream.ledger import LEDGER_TABLE, dataset_client, table_exists
 
 log = logging.getLogger("session_stream")
 

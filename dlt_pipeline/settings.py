@@ -11,12 +11,15 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import dlt
+
+from dlt_pipeline.session_stream.config import SftpCredentials
+from dlt_pipeline.session_stream.options import LoadOptions
 
 SECTION = "session_stream"
 DEFAULT_DUCKDB = "session_stream.duckdb"
@@ -71,7 +74,27 @@ class Settings:
     pii_salt: str | None = field(default=None, repr=False)
 
 
+    def load_options(self) -> LoadOptions:
+        """The source's options, as these settings give them."""
+        return LoadOptions(**{f.name: getattr(self, f.name) for f in fields(LoadOptions)})
+
+    def credentials(self) -> SftpCredentials:
+        """The source's credentials spec, filled from these options (the command line resolved them already)."""
+        creds = SftpCredentials()
+        creds.url = self.source  # type: ignore[assignment]
+        creds.private_key = self.private_key  # type: ignore[assignment]
+        creds.private_key_passphrase = self.private_key_passphrase  # type: ignore[assignment]
+        creds.password = self.sftp_password  # type: ignore[assignment]
+        creds.known_hosts = self.known_hosts
+        creds.trust_host_key = self.trust_host_key
+        creds.timeout, creds.retries, creds.backoff = self.timeout, self.retries, self.backoff
+        return creds
+
+
 SECRETS = ("sftp_password", "private_key_passphrase", "pii_salt")
+CLI_ONLY = ("demo", "reload")
+"""One-shot actions: only a command-line flag asks for them, so a stray SESSION_STREAM__DEMO=1 in a cron
+environment can never turn a scheduled load into a demo or a reload."""
 
 
 def _lookup(name: str, secret: bool) -> Any:
@@ -152,14 +175,14 @@ def resolve(cli: dict[str, Any]) -> Settings:
     """Merge command-line values (None = not given) over dlt config over defaults, then check them.
 
     Raises ValueError with a one-line message naming the option (as the user set it) and what is
-    allowed; `cli_run.execute` turns it into exit code 2.
+    allowed; `command.execute` turns it into exit code 2.
     """
     settings = Settings()
     given: set[str] = set()
     for name, default in vars(Settings()).items():
         value = cli.get(name)
         from_cli = not (value is None or value is False)
-        if not from_cli:
+        if not from_cli and name not in CLI_ONLY:
             found = _lookup(name, name in SECRETS)
             if found is not None:
                 value = found

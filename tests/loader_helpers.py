@@ -22,7 +22,7 @@ RUN_PY = REPO / "dlt_pipeline" / "run.py"
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from dlt_pipeline.generator import CHILD_TABLES  # noqa: E402  (the generator's ground truth names the tables)
+from dlt_pipeline.synthetic.generator import CHILD_TABLES  # noqa: E402  (the generator's ground truth names the tables)
 
 DATASET = "monetate_raw"
 

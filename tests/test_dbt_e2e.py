@@ -43,7 +43,7 @@ def _run(cmd: list[str], env: dict[str, str], what: str, timeout: int = DBT_TIME
 def generate(out: Path, *extra: str) -> dict:
     truth = out / "truth.json"
     _run(
-        [sys.executable, "-m", "dlt_pipeline.generate", "--out", str(out), "--truth", str(truth), *extra],
+        [sys.executable, "-m", "dlt_pipeline.synthetic.generate", "--out", str(out), "--truth", str(truth), *extra],
         dict(os.environ),
         "generator",
     )

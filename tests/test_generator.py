@@ -16,7 +16,7 @@ from pathlib import Path
 
 import orjson
 
-from dlt_pipeline.generator import generate
+from dlt_pipeline.synthetic.generator import generate
 
 VENDOR_FIELDS = {
     "account_id": int,
@@ -279,7 +279,7 @@ def verify(out: Path, account: int, spd: int, days: int, fpw: int) -> None:
 
 
 def check_helpers() -> None:
-    from dlt_pipeline.generator import (
+    from dlt_pipeline.synthetic.generator import (
         GeneratorConfig,
         iter_files,
         iter_sessions,

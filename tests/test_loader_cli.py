@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from loader_helpers import DATASET, Target, days_ago, explain, run_loader, sftp_args
 
-from dlt_pipeline.generator import make_session, session_stream_root, write_session_file
-from dlt_pipeline.run import EXIT_ERROR, EXIT_OK, build_parser
+from dlt_pipeline.cli import build_parser
+from dlt_pipeline.exit_codes import EXIT_ERROR, EXIT_OK
+from dlt_pipeline.synthetic.generator import make_session, session_stream_root, write_session_file
 
 ACCOUNT = 5150
 

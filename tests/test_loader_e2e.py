@@ -23,7 +23,7 @@ import orjson
 import pytest
 from loader_helpers import CHILD_TABLES, DATASET, Target, days_ago, explain, run_loader, sftp_args
 
-from dlt_pipeline.generator import generate, make_session, read_tree, session_stream_root, write_session_file
+from dlt_pipeline.synthetic.generator import generate, make_session, read_tree, session_stream_root, write_session_file
 
 ACCOUNT = 4711
 SECOND_ACCOUNT = 8150
@@ -402,7 +402,7 @@ def test_demo_command(tmp_path: Path) -> None:
     # the dbt part
     assert "running dbt build" in proc.stdout, explain(proc)
     if proc.returncode != 0 and importlib.util.find_spec("dlt_pipeline.mart_summary") is None:
-        pytest.xfail("load part works; dlt_pipeline/mart_summary.py (imported by cli_run.run_dbt_and_summary "
+        pytest.xfail("load part works; dlt_pipeline/mart_summary.py (imported by command.run_dbt_and_summary "
                      "after dbt build) does not exist yet")
     assert proc.returncode == 0, explain(proc)
     assert "dbt build failed" not in proc.stderr

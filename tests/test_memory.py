@@ -26,11 +26,11 @@ import orjson
 import pytest
 from loader_helpers import REPO, RUN_PY, Target, clean_env, days_ago, explain
 
-from dlt_pipeline import workers
-from dlt_pipeline.generator import make_session, session_stream_root
-from dlt_pipeline.pii import PiiPolicy
-from dlt_pipeline.reshape import FileContext
-from dlt_pipeline.workers import SPOOL_PREFIX, FileOutcome, ParseJob, ParsePool, SpooledBatches, guarded
+from dlt_pipeline.session_stream import workers
+from dlt_pipeline.session_stream.pii import PiiPolicy
+from dlt_pipeline.session_stream.reshape import FileContext
+from dlt_pipeline.session_stream.workers import SPOOL_PREFIX, FileOutcome, ParseJob, ParsePool, SpooledBatches, guarded
+from dlt_pipeline.synthetic.generator import make_session, session_stream_root
 
 sys.path.insert(0, str(REPO / "bench"))
 from benchmark import TreeMemorySampler  # noqa: E402  (the benchmark's own way of sampling a process tree)

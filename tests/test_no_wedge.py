@@ -34,7 +34,7 @@ from test_reliability_support import (  # noqa: F401 - fixtures
     tree_fixture,
 )
 
-from dlt_pipeline.generator import make_session, session_stream_root, write_session_file
+from dlt_pipeline.synthetic.generator import make_session, session_stream_root, write_session_file
 
 pytestmark = pytest.mark.timeout(240)
 DAY = "2026/11/24"

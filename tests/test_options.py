@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from loader_helpers import Target, explain, run_loader, today
 
-from dlt_pipeline.run import EXIT_OK, EXIT_USAGE, main
+from dlt_pipeline.cli import main
+from dlt_pipeline.exit_codes import EXIT_OK, EXIT_USAGE
 
 TOMORROW = (today() + timedelta(days=1)).isoformat()
 LAST_WEEK = (today() - timedelta(days=7)).isoformat()

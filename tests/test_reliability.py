@@ -36,9 +36,9 @@ from test_reliability_support import (  # noqa: F401 - fixtures
     tree_fixture,
 )
 
-from dlt_pipeline.generator import SIZE_CAP, make_session, write_session_file
-from dlt_pipeline.plan import list_candidates
-from dlt_pipeline.transport import RemoteEntry, TransportError
+from dlt_pipeline.session_stream.plan import list_candidates
+from dlt_pipeline.session_stream.transport import RemoteEntry, TransportError
+from dlt_pipeline.synthetic.generator import SIZE_CAP, make_session, write_session_file
 
 pytestmark = pytest.mark.timeout(180)
 

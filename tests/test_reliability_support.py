@@ -25,7 +25,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from dlt_pipeline.generator import (  # noqa: E402
+from dlt_pipeline.synthetic.generator import (  # noqa: E402
     CHILD_TABLES,
     PII_TARGET_IDS,
     generate,

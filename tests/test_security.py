@@ -29,7 +29,13 @@ from test_reliability_support import (  # noqa: F401 - fixtures
     tree_fixture,
 )
 
-from dlt_pipeline.transport import HostKeyError, LocalTransport, SftpSettings, SftpTransport, TransportError
+from dlt_pipeline.session_stream.transport import (
+    HostKeyError,
+    LocalTransport,
+    SftpSettings,
+    SftpTransport,
+    TransportError,
+)
 
 pytestmark = pytest.mark.timeout(180)
 

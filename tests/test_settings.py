@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dlt_pipeline.loader import make_pipeline
+from dlt_pipeline.scheduled_run import make_pipeline
 from dlt_pipeline.settings import resolve
 
 

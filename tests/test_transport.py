@@ -26,9 +26,8 @@ from servers import Ed25519KeyPair, PrivateSshd, free_port
 from sftp_quirk_server import GarbageServer, Quirks, QuirkSftpServer
 from test_loader_e2e import ACCOUNT, sessions_for, summary, window_name
 
-from dlt_pipeline.generator import session_stream_root, write_session_file
-from dlt_pipeline.plan import list_candidates
-from dlt_pipeline.transport import (
+from dlt_pipeline.session_stream.plan import list_candidates
+from dlt_pipeline.session_stream.transport import (
     FileUnreadable,
     HostKeyError,
     KnownHosts,
@@ -40,6 +39,7 @@ from dlt_pipeline.transport import (
     TransportError,
     describe,
 )
+from dlt_pipeline.synthetic.generator import session_stream_root, write_session_file
 
 pytestmark = pytest.mark.timeout(120)
 

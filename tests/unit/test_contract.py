@@ -13,12 +13,12 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from dlt_pipeline.columns import OpenColumns
-from dlt_pipeline.contract import validate
-from dlt_pipeline.generator import make_session
-from dlt_pipeline.parse import parse_file
-from dlt_pipeline.pii import PiiPolicy
-from dlt_pipeline.reshape import FileContext
+from dlt_pipeline.session_stream.columns import OpenColumns
+from dlt_pipeline.session_stream.contract import validate
+from dlt_pipeline.session_stream.parse import parse_file
+from dlt_pipeline.session_stream.pii import PiiPolicy
+from dlt_pipeline.session_stream.reshape import FileContext
+from dlt_pipeline.synthetic.generator import make_session
 
 # (field, value, word the quarantine reason must contain; None = the line must load)
 CASES: list[tuple[str, Any, str | None]] = [
@@ -152,3 +152,11 @@ def test_byte_order_mark_does_not_cost_the_first_line(tmp_path: Path) -> None:
     path.write_bytes(gzip.compress(b"\xef\xbb\xbf" + b"\n".join(orjson.dumps(_session(i)) for i in range(3))))
     batches = list(parse_file(path, CTX, PiiPolicy(), 100, 1 << 20))
     assert sum(b.sessions for b in batches) == 3 and not any(b.rejects for b in batches)
+
+
+def test_child_row_ids_are_unique_across_every_table(tmp_path: Path) -> None:
+    """`page_event_ids` and `purchases` (and `custom_targets` and `cart_lines`) once shared id prefixes."""
+    docs = [_session(i) for i in range(40)]
+    _, _, tables = _load(tmp_path, docs, 1000)
+    ids = [i for name, parts in tables.items() for part in parts for i in part.column("_dlt_id").to_pylist()]
+    assert len(tables) >= 8 and len(ids) == len(set(ids))

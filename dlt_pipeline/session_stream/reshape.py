@@ -23,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dlt_pipeline.columns import (
+from dlt_pipeline.session_stream.columns import (
     ARROW_TYPES,
     LineCheckNeeded,
     contract_arrow,
@@ -33,7 +33,7 @@ from dlt_pipeline.columns import (
     open_columns,
     scalar_text,
 )
-from dlt_pipeline.contract import (
+from dlt_pipeline.session_stream.contract import (
     ARRAYS,
     FLOAT_FIELDS,
     ID_KEYED,
@@ -46,7 +46,7 @@ from dlt_pipeline.contract import (
     REQUIRED,
     SCALARS,
 )
-from dlt_pipeline.pii import PiiPolicy
+from dlt_pipeline.session_stream.pii import PiiPolicy
 
 CAP = 1000
 """The vendor's soft item cap: a variable-size field at or over it may be incomplete (likely a bot)."""
@@ -176,14 +176,18 @@ class _Children:
         self.idxs.extend(range(k))
 
 
-def _links(children: _Children, code: str, parent_ids: pa.Array, roots: pa.Array,
+def _links(children: _Children, field_name: str, parent_ids: pa.Array, roots: pa.Array,
            sids: pa.Array) -> dict[str, pa.Array]:
-    """dlt's parent/root/position columns plus `session_id` for child rows."""
+    """dlt's parent/root/position columns plus `session_id` for child rows.
+
+    A child's `_dlt_id` is `<parent _dlt_id>.<field>.<position>`: unique across every table, not only
+    within one (a one-letter code made `page_event_ids` and `purchases` rows share ids).
+    """
     parents = pa.array(children.parents, pa.int64())
     idxs = pa.array(children.idxs, pa.int64())
     parent = pc.take(parent_ids, parents)
     return {
-        "_dlt_id": pc.binary_join_element_wise(parent, pc.cast(idxs, pa.string()), f".{code}"),
+        "_dlt_id": pc.binary_join_element_wise(parent, pc.cast(idxs, pa.string()), f".{field_name}."),
         "_dlt_parent_id": parent,
         "_dlt_root_id": pc.take(roots, parents),
         "_dlt_list_idx": idxs,
@@ -266,18 +270,18 @@ class BatchBuilder:
             if children.parents:
                 out[child_table(name)] = pa.table({
                     "id": pa.array(children.keys, pa.string()), "value": self._id_values(name, children.values),
-                    **_links(children, name[0], root_ids, root_ids, session_ids)})
+                    **_links(children, name, root_ids, root_ids, session_ids)})
         for name, children in arrays.items():
             if children.parents:
                 out[child_table(name)] = pa.table({
                     **_objects(children.values, LINE_KEYS, self.checked, scalars_ok=False),
-                    **_links(children, name[0], root_ids, root_ids, session_ids)})
+                    **_links(children, name, root_ids, root_ids, session_ids)})
         if purchases.parents:
             self._purchase_tables(purchases, root_ids, session_ids, out)
         for name, (children, table) in nested_unknown.items():
             cols = {"id": pa.array(children.keys, pa.string())} if children.keys else {}
             cols.update(_objects(children.values, {}, self.checked, scalars_ok=True))
-            cols.update(_links(children, f"x{name}.", root_ids, root_ids, session_ids))
+            cols.update(_links(children, name, root_ids, root_ids, session_ids))
             out[table] = pa.table(cols)
         return out
 
@@ -348,7 +352,7 @@ class BatchBuilder:
             else:
                 items_lists.append(None)
             rows.append(value)
-        pl_links = _links(purchases, "l", root_ids, root_ids, session_ids)
+        pl_links = _links(purchases, PURCHASE_LINES, root_ids, root_ids, session_ids)
         out[child_table(PURCHASE_LINES)] = pa.table({
             "id": pa.array(purchases.keys, pa.string()),
             **_objects(rows, PURCHASE_KEYS, self.checked, scalars_ok=False), **pl_links})
@@ -361,7 +365,7 @@ class BatchBuilder:
             items.add_array(row, lst)
         if items.parents:
             parents = pa.array(items.parents, pa.int64())
-            item_links = _links(items, "", pl_links["_dlt_id"], pl_links["_dlt_root_id"], pl_links["session_id"])
+            item_links = _links(items, "items", pl_links["_dlt_id"], pl_links["_dlt_root_id"], pl_links["session_id"])
             out[ITEMS_TABLE] = pa.table({
                 "purchase_id": pc.take(pa.array(purchases.keys, pa.string()), parents),
                 **_objects(items.values, ITEM_KEYS, self.checked, scalars_ok=False), **item_links})

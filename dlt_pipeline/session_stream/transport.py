@@ -13,27 +13,40 @@ only to a regular file inside the account's folder (anything else reaches the pl
 
 from __future__ import annotations
 
-import base64
 import errno
 import functools
 import hashlib
-import hmac
 import logging
 import os
-import re
 import shutil
 import socket
 import stat
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol, TypeVar
+from typing import BinaryIO, Protocol, TypeVar
 from urllib.parse import unquote, urlparse
 
 import paramiko
-from paramiko.hostkeys import HostKeyEntry
-from paramiko.ssh_exception import NoValidConnectionsError
+
+from dlt_pipeline.session_stream.config import SftpCredentials
+from dlt_pipeline.session_stream.errors import (
+    FileChanged,
+    FileUnreadable,
+    HostKeyError,
+    TransportError,
+    describe,
+    refused_by_server,
+)
+from dlt_pipeline.session_stream.ssh_keys import (
+    KnownHosts,
+    RefuseUnknownHost,
+    VettedTransport,
+    fingerprint,
+    host_key_name,
+    load_private_key,
+)
 
 log = logging.getLogger("session_stream")
 T = TypeVar("T")
@@ -58,35 +71,6 @@ class RemoteEntry:
     problem: str | None = None
 
 
-class TransportError(Exception):
-    """A failure the user must act on; the message says what happened and what to do."""
-
-
-class FileUnreadable(TransportError):
-    """The server lists the file but will not let us read it (permission denied).
-
-    Not a network fault: it fails the same way on every attempt, so it is never retried within a run.
-    The loader records it and tries again on later runs; `path` is the file, `reason` the short why.
-    """
-
-    def __init__(self, rel: str, reason: str = "the server refuses to let us read it (permission denied)") -> None:
-        self.path = rel
-        self.reason = f"{reason}; ask the vendor to fix its permissions"
-        super().__init__(f"{rel}: {self.reason}. It is skipped and tried again on later runs")
-
-
-class FileChanged(TransportError):
-    """The file grew or shrank while we read it: the vendor is still writing it, try next run."""
-
-    def __init__(self, rel: str, before: int, after: int) -> None:
-        super().__init__(f"{rel} changed size while downloading ({before:,} -> {after:,} bytes); "
-                         "it is still being written and will be loaded by the next run")
-
-
-class HostKeyError(TransportError):
-    """The server's host key is unknown, changed or revoked: we refuse to talk to it."""
-
-
 class Transport(Protocol):
     """What the loader needs from a file source."""
 
@@ -105,51 +89,6 @@ class Transport(Protocol):
         """Forget a path returned by `fetch` (deletes downloaded copies)."""
 
     def close(self) -> None: ...
-
-
-def describe(exc: BaseException) -> str:
-    """One line saying what an exception means: plain words for common network faults, then type and message.
-
-    Logging the exception alone printed `failed ()` for a timeout, because str(TimeoutError()) is empty.
-    """
-    text = " ".join(str(exc).split())
-    detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    plain = _plain_words(exc, text)
-    return f"{plain} ({detail})" if plain else detail
-
-
-def _plain_words(exc: BaseException, text: str) -> str | None:
-    """What a user should read for the faults a scheduled loader meets most; None for anything else."""
-    if isinstance(exc, socket.gaierror):
-        return "DNS failure: the host name could not be resolved"
-    if isinstance(exc, NoValidConnectionsError):
-        codes = {getattr(e, "errno", None) for e in exc.errors.values()}
-        if codes == {errno.ECONNREFUSED}:
-            return "connection refused: nothing accepts connections on that host and port"
-        return "host unreachable: no route to the server"
-    if isinstance(exc, TimeoutError):
-        return "timed out: the server did not answer in time"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused: nothing accepts connections on that host and port"
-    if isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
-        return "the connection was cut"
-    if isinstance(exc, EOFError):
-        return "the server closed the connection"
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    if isinstance(exc, paramiko.SSHException) and "banner" in text.lower():
-        return "no SSH server answered on that port (it did not send an SSH greeting)"
-    return None
-
-
-def _refused_by_server(exc: BaseException) -> bool:
-    """An SFTP status reply (the server answered "no"), as opposed to a network or connection failure.
-
-    paramiko turns status codes into OSError with errno None, ENOENT or EACCES; a broken connection
-    surfaces as EOFError, SSHException or a socket error instead.
-    """
-    return (isinstance(exc, OSError) and exc.errno in (None, errno.ENOENT, errno.EACCES)
-            and not isinstance(exc, (ConnectionError, TimeoutError, socket.gaierror)))
 
 
 def _inside(path: str, root: str) -> bool:
@@ -251,228 +190,6 @@ def _followed(name: str, target: str, mode: int | None, size: int | None, mtime:
 # -- host keys ---------------------------------------------------------------------------------------
 
 
-def fingerprint(key: paramiko.PKey) -> str:
-    """SHA256 fingerprint in the form OpenSSH prints (`ssh-keygen -lf`)."""
-    digest = hashlib.sha256(key.asbytes()).digest()
-    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
-
-
-def host_key_name(host: str, port: int) -> str:
-    """The name known_hosts lists a server under: `host` on port 22, `[host]:port` otherwise."""
-    return host if port == 22 else f"[{host}]:{port}"
-
-
-@dataclass(frozen=True)
-class KnownHostLine:
-    """One usable known_hosts line: its host patterns, the key, and its marker (None or "@revoked")."""
-
-    patterns: tuple[str, ...]
-    key: paramiko.PKey
-    lineno: int
-    marker: str | None = None
-
-
-def _glob(pattern: str, name: str) -> bool:
-    """OpenSSH host pattern match: `*` and `?` are wildcards, everything else (even `[`) is literal."""
-    regex = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
-    return re.fullmatch(regex, name) is not None
-
-
-def _host_matches(patterns: tuple[str, ...], name: str) -> bool:
-    """Whether a known_hosts host field matches `name`: hashed names, wildcards and `!` negation as OpenSSH."""
-    matched = False
-    for raw in patterns:
-        negated = raw.startswith("!")
-        pattern = raw[1:] if negated else raw
-        if pattern.startswith("|1|"):
-            try:
-                hit = hmac.compare_digest(paramiko.HostKeys.hash_host(name, pattern), pattern)
-            except Exception:  # noqa: BLE001 - a damaged hash matches nothing (it was warned about at load)
-                hit = False
-        else:
-            hit = _glob(pattern.lower(), name.lower())
-        if hit and negated:
-            return False
-        matched = matched or hit
-    return matched
-
-
-@dataclass
-class KnownHosts:
-    """A known_hosts file read line by line the way OpenSSH reads it.
-
-    paramiko's own loader crashes on the `@cert-authority` and `@revoked` marker lines that many company
-    machines have. Certificate-authority lines are ignored (paramiko cannot verify host certificates);
-    revoked keys are refused before anything else is checked; damaged lines are skipped with a warning.
-    """
-
-    path: str
-    lines: list[KnownHostLine] = field(default_factory=list)
-    ca_lines: list[tuple[tuple[str, ...], int]] = field(default_factory=list)
-
-    @classmethod
-    def load(cls, path: str) -> KnownHosts:
-        """Parse `path`; HostKeyError when it cannot be read at all."""
-        try:
-            text = Path(path).read_text(errors="replace")
-        except OSError as exc:
-            raise HostKeyError(f"cannot read known_hosts file {path}: {describe(exc)}") from None
-        known = cls(path)
-        for lineno, raw in enumerate(text.splitlines(), 1):
-            known._add(raw.strip(), lineno)
-        if known.ca_lines:
-            log.info("known_hosts %s: @cert-authority line(s) %s ignored: host certificates cannot be verified by "
-                     "this loader (paramiko), so the server must be listed with its own key or pinned with "
-                     "--trust-host-key", path, ", ".join(str(n) for _, n in known.ca_lines))
-        return known
-
-    def _add(self, line: str, lineno: int) -> None:
-        """Take one line: a comment, a marker line, a host key, or something damaged (warned and skipped)."""
-        if not line or line.startswith("#"):
-            return
-        fields = line.split()
-        marker = fields[0] if fields[0].startswith("@") else None
-        if marker is not None:
-            fields = fields[1:]
-            if marker not in ("@revoked", "@cert-authority"):
-                self._skip(lineno, f"unknown marker {marker}")
-                return
-        if len(fields) < 3:
-            self._skip(lineno, "expected host names, key type and key")
-            return
-        patterns = tuple(p for p in fields[0].split(",") if p)
-        if marker == "@cert-authority":
-            self.ca_lines.append((patterns, lineno))
-            return
-        try:
-            entry = HostKeyEntry.from_line(" ".join(fields[:3]), lineno)
-        except Exception as exc:  # noqa: BLE001 - paramiko raises many types for damaged keys
-            self._skip(lineno, f"damaged key ({describe(exc)})")
-            return
-        if entry is None:  # a key type paramiko does not know: it can never be presented to us either
-            log.debug("known_hosts %s line %d: key type %s not supported; ignored", self.path, lineno, fields[1])
-            return
-        bad = [p for p in patterns if p.lstrip("!").startswith("|1|") and not _valid_hash(p.lstrip("!"))]
-        if bad:
-            self._skip(lineno, "damaged hashed host name")
-            return
-        self.lines.append(KnownHostLine(patterns, entry.key, lineno, marker))
-
-    def _skip(self, lineno: int, why: str) -> None:
-        log.warning("known_hosts file %s line %d is not a valid entry (%s); skipped", self.path, lineno, why)
-
-    def keys_for(self, name: str) -> list[paramiko.PKey]:
-        """Trusted keys for a host name (revoked ones excluded), in file order."""
-        return [e.key for e in self.lines if e.marker is None and _host_matches(e.patterns, name)]
-
-    def revoked_line(self, name: str, key: paramiko.PKey) -> int | None:
-        """Line number of an `@revoked` entry for this key and host, if any."""
-        blob = key.asbytes()
-        for e in self.lines:
-            if e.marker == "@revoked" and e.key.asbytes() == blob and _host_matches(e.patterns, name):
-                return e.lineno
-        return None
-
-    def ca_lines_for(self, name: str) -> list[int]:
-        """Lines that vouch for this host through a certificate authority (which we cannot check)."""
-        return [n for patterns, n in self.ca_lines if _host_matches(patterns, name)]
-
-
-def _valid_hash(name: str) -> bool:
-    """A `|1|salt|hash` host name whose salt and hash are base64 (else it can never match)."""
-    parts = name.split("|")
-    try:
-        return len(parts) == 4 and all(base64.b64decode(p, validate=True) for p in parts[2:])
-    except ValueError:
-        return False
-
-
-class _RefuseUnknown(paramiko.MissingHostKeyPolicy):
-    """Refuse unknown hosts, unless the user pinned this exact key's fingerprint."""
-
-    def __init__(self, trusted: str | None, known_hosts: str, ca_lines: list[int] | None = None) -> None:
-        self.trusted = trusted
-        self.known_hosts = known_hosts
-        self.ca_lines = ca_lines or []
-
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
-        fp = fingerprint(key)
-        if self.trusted and fp == self.trusted:
-            return
-        if self.trusted:
-            raise HostKeyError(
-                f"host key of {hostname} is {fp}, not the pinned {self.trusted}; refusing to connect. "
-                "Check the fingerprint with the vendor before changing --trust-host-key.")
-        ca = ""
-        if self.ca_lines:
-            lines = ", ".join(str(n) for n in self.ca_lines)
-            ca = (f" (known_hosts line {lines} trusts a certificate authority for this host, but this loader "
-                  "cannot verify host certificates)")
-        raise HostKeyError(
-            f"host {hostname} is not in known_hosts ({self.known_hosts}){ca}; its {key.get_name()} key is {fp}. "
-            f"If the vendor confirms that fingerprint, add the host with `ssh-keyscan` to {self.known_hosts} "
-            f"or pass --trust-host-key {fp}.")
-
-
-class _VettedTransport(paramiko.Transport):
-    """A paramiko Transport that refuses a host key known_hosts marks `@revoked`, right after key exchange.
-
-    paramiko compares the server's key with known_hosts only inside `SSHClient.connect`, and never asks the
-    missing-host-key policy about a host it knows. Checking here runs before any authentication, whatever
-    known_hosts or --trust-host-key says about the host, so a revoked key never sees our credentials.
-    """
-
-    def __init__(self, sock: Any, *, known: KnownHosts, host_name: str, **kwargs: Any) -> None:
-        super().__init__(sock, **kwargs)
-        self._known = known
-        self._host_name = host_name
-
-    def start_client(self, event: Any = None, timeout: float | None = None) -> None:
-        super().start_client(event=event, timeout=timeout)
-        if event is not None:
-            return  # asynchronous start: SSHClient.connect never uses it
-        key = self.get_remote_server_key()
-        line = self._known.revoked_line(self._host_name, key)
-        if line is not None:
-            raise HostKeyError(
-                f"the host key of {self._host_name} ({key.get_name()} {fingerprint(key)}) is marked @revoked in "
-                f"{self._known.path} line {line}; refusing to connect (the login was never sent). A revoked key "
-                "must not be trusted again: ask the vendor for the server's current key and its fingerprint.")
-
-
-# -- SFTP --------------------------------------------------------------------------------------------
-
-
-def load_private_key(path: str, passphrase: str | None) -> paramiko.PKey:
-    """Read an OpenSSH/PEM private key, encrypted or not; errors never echo the passphrase.
-
-    paramiko 5's `PKey.from_path(path, password)` wants the passphrase as bytes and raises TypeError /
-    ValueError (from `cryptography`) rather than its own exceptions for a missing or wrong passphrase.
-    """
-    secret = passphrase.encode() if passphrase else None
-    encrypted_hint = ("set its passphrase as SESSION_STREAM__PRIVATE_KEY_PASSPHRASE or private_key_passphrase "
-                      "in .dlt/secrets.toml")
-    try:
-        return paramiko.PKey.from_path(path, secret)
-    except FileNotFoundError:
-        raise TransportError(f"private key file {path} does not exist") from None
-    except paramiko.PasswordRequiredException:
-        raise TransportError(f"private key {path} is encrypted: {encrypted_hint}") from None
-    except TypeError as exc:
-        if secret is not None and "not encrypted" in str(exc):
-            return load_private_key(path, None)  # a passphrase is configured but this key has none
-        if "password" in str(exc).lower():
-            raise TransportError(f"private key {path} is encrypted: {encrypted_hint}") from None
-        raise TransportError(f"cannot read private key {path}: {type(exc).__name__}") from None
-    except (ValueError, paramiko.SSHException) as exc:
-        if secret is not None:
-            raise TransportError(f"cannot read private key {path}: wrong passphrase, or not an OpenSSH/PEM "
-                                 "private key") from None
-        raise TransportError(f"cannot read private key {path}: {describe(exc)}") from None
-    except OSError as exc:  # permission denied, a folder, ...: would fail the same way on every retry
-        raise TransportError(f"cannot read private key {path}: {describe(exc)}") from None
-
-
 @dataclass
 class SftpSettings:
     """Everything needed to reach the vendor's server; secrets arrive from dlt's config providers only."""
@@ -570,13 +287,13 @@ class SftpTransport:
                 found = table.lookup(name)
                 if found is None or key.get_name() not in found:  # the first line for a key type wins
                     table.add(name, key.get_name(), key)
-        client.set_missing_host_key_policy(_RefuseUnknown(s.trust_host_key, known.path, known.ca_lines_for(name)))
+        client.set_missing_host_key_policy(RefuseUnknownHost(s.trust_host_key, known.path, known.ca_lines_for(name)))
         try:
             client.connect(
                 s.host, port=s.port, username=s.user, pkey=pkey, password=s.password if pkey is None else None,
                 timeout=s.timeout, banner_timeout=s.timeout, auth_timeout=s.timeout, channel_timeout=s.timeout,
                 allow_agent=False, look_for_keys=False,  # paramiko 5 has no gss_* arguments
-                transport_factory=functools.partial(_VettedTransport, known=known, host_name=name),
+                transport_factory=functools.partial(VettedTransport, known=known, host_name=name),
             )
             transport = client.get_transport()
             if transport is not None and isinstance(transport.sock, socket.socket):
@@ -685,7 +402,7 @@ class SftpTransport:
             except FileNotFoundError:
                 return None
             except OSError as exc:
-                if not _refused_by_server(exc):
+                if not refused_by_server(exc):
                     raise
                 more = paramiko.SFTPAttributes()  # not allowed to look: the download will say so
             mode = more.st_mode if mode is None else mode
@@ -709,7 +426,7 @@ class SftpTransport:
         except FileNotFoundError:
             return refused(f"symlink to {self._readlink(sftp, path)}, which does not exist; not followed")
         except OSError as exc:
-            if not _refused_by_server(exc):
+            if not refused_by_server(exc):
                 raise
             return refused(f"symlink the server cannot resolve ({describe(exc)}); not followed")
         if not _inside(target, self._root(sftp)):
@@ -719,7 +436,7 @@ class SftpTransport:
         except FileNotFoundError:
             return refused(f"symlink to {target}, which does not exist; not followed")
         except OSError as exc:
-            if not _refused_by_server(exc):
+            if not refused_by_server(exc):
                 raise
             return RemoteEntry(link.name, None, None, False)  # not allowed to look: the download will say so
         return _followed(link.name, target, st.st_mode, st.st_size, st.st_mtime, refused)
@@ -771,3 +488,20 @@ def _download(sftp: paramiko.SFTPClient, remote: str, out: BinaryIO, size: int |
         return
     with sftp.open(remote, "rb") as src:  # no size anywhere: prefetch has nothing to plan with
         shutil.copyfileobj(src, out, 1 << 15)
+
+
+def open_transport(credentials: SftpCredentials) -> Transport:
+    """LocalTransport for a folder, SftpTransport for an sftp:// URL (connects at once, with retries)."""
+    url = credentials.url
+    if not url:
+        raise TransportError("no source: pass --source sftp://USER@HOST/ACCOUNT/raw_data/session_stream "
+                             "(or set source under [session_stream] in .dlt/config.toml)")
+    if not url.startswith("sftp://"):
+        return LocalTransport(Path(url).expanduser())
+    user, port, host, path = parse_sftp_url(url)
+    c = credentials
+    return SftpTransport(SftpSettings(
+        host=host, port=port, user=user, root=path, private_key=c.private_key, password=c.password,
+        passphrase=c.private_key_passphrase, known_hosts=c.known_hosts, trust_host_key=c.trust_host_key,
+        timeout=c.timeout, retries=c.retries, backoff=c.backoff))
+

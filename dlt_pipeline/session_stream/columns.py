@@ -24,7 +24,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dlt_pipeline.contract import FLOAT, ID, INT, STR, fits
+from dlt_pipeline.session_stream.contract import FLOAT, ID, INT, STR, fits
 
 VARIANT_SEP = "__v_"
 KINDS = ("double", "bool", "text")

@@ -13,13 +13,13 @@ import sys
 import time
 from collections.abc import Sequence
 
-from dlt_pipeline.generator import generate, session_stream_root
+from dlt_pipeline.synthetic.generator import generate, session_stream_root
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser; kept separate so tests can inspect defaults and --help."""
     p = argparse.ArgumentParser(
-        prog="python -m dlt_pipeline.generate",
+        prog="python -m dlt_pipeline.synthetic.generate",
         description=(
             "Write a synthetic Monetate Session Stream account tree "
             "(OUT/ACCOUNT/raw_data/session_stream/YYYY/MM/DD/<window>.000Z_PT15M-<token>.json.gz, "

@@ -1,4 +1,4 @@
-"""What `run.py` does after parsing flags: resolve settings, connect, load, summarise, pick the exit code.
+"""What the command line does after parsing flags: resolve settings, connect, load, summarise, pick the exit code.
 
 Errors a user can act on are printed as one line naming the file or setting and what to do; a traceback
 is shown only with SESSION_STREAM_DEBUG=1, for bugs.
@@ -17,19 +17,13 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from dlt_pipeline import run as cli
-from dlt_pipeline.ledger import raw_counts
-from dlt_pipeline.loader import RunStats, StrictModeFailure, make_pipeline, run_load
+from dlt_pipeline import exit_codes as codes
 from dlt_pipeline.lock import LockBusy
+from dlt_pipeline.scheduled_run import make_pipeline, run_load
+from dlt_pipeline.session_stream.ledger import raw_counts
+from dlt_pipeline.session_stream.run_stats import RunStats, StrictModeFailure
+from dlt_pipeline.session_stream.transport import TransportError, open_transport
 from dlt_pipeline.settings import Settings, resolve
-from dlt_pipeline.transport import (
-    LocalTransport,
-    SftpSettings,
-    SftpTransport,
-    Transport,
-    TransportError,
-    parse_sftp_url,
-)
 
 log = logging.getLogger("session_stream")
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -38,21 +32,6 @@ out = Console(highlight=False, soft_wrap=True)
 REPO = Path(__file__).resolve().parent.parent
 DEMO_DIR = Path("demo_data")
 DEMO_ACCOUNT = 1234
-
-
-def open_transport(settings: Settings) -> Transport:
-    """LocalTransport for a folder, SftpTransport for sftp:// URLs."""
-    if not settings.source:
-        raise TransportError("no source: pass --source sftp://USER@HOST/ACCOUNT/raw_data/session_stream "
-                             "(or set source under [session_stream] in .dlt/config.toml)")
-    if not settings.source.startswith("sftp://"):
-        return LocalTransport(Path(settings.source).expanduser())
-    user, port, host, path = parse_sftp_url(settings.source)
-    return SftpTransport(SftpSettings(
-        host=host, port=port, user=user, root=path, private_key=settings.private_key,
-        password=settings.sftp_password, passphrase=settings.private_key_passphrase,
-        known_hosts=settings.known_hosts, trust_host_key=settings.trust_host_key,
-        timeout=settings.timeout, retries=settings.retries, backoff=settings.backoff))
 
 
 class _Progress:
@@ -99,10 +78,10 @@ def summarise(stats: RunStats, settings: Settings) -> None:
 
 def _exit_code(stats: RunStats) -> int:
     if stats.fatal:
-        return cli.EXIT_ERROR
+        return codes.EXIT_ERROR
     if stats.files_quarantined or stats.rejected_lines or stats.unreadable:
-        return cli.EXIT_QUARANTINED
-    return cli.EXIT_OK
+        return codes.EXIT_QUARANTINED
+    return codes.EXIT_OK
 
 
 def _cli_values(args: argparse.Namespace) -> dict[str, Any]:
@@ -120,39 +99,39 @@ def execute(args: argparse.Namespace) -> int:
         return load_once(settings)
     except ValueError as exc:
         err.print(f"[red]error:[/] {exc}")
-        return cli.EXIT_USAGE
+        return codes.EXIT_USAGE
 
 
 def load_once(settings: Settings) -> int:
     try:
-        transport = open_transport(settings)
+        transport = open_transport(settings.credentials())
     except TransportError as exc:
         err.print(f"[red]error:[/] {exc}")
-        return cli.EXIT_ERROR
+        return codes.EXIT_ERROR
     try:
         stats = run_load(settings, transport, _Progress)
     except LockBusy as exc:
         err.print(f"[red]error:[/] {exc}")
-        return cli.EXIT_LOCKED
+        return codes.EXIT_LOCKED
     except TransportError as exc:
         err.print(f"[red]error:[/] {exc}")
-        return cli.EXIT_ERROR
+        return codes.EXIT_ERROR
     except Exception as exc:  # noqa: BLE001 - turn dlt's wrapped errors into one actionable line
         root = _root_cause(exc)
         if isinstance(root, StrictModeFailure):
             err.print(f"[red]--strict:[/] {root}; nothing was loaded. Fix or remove the file, or run without "
                       "--strict to quarantine it and load the rest.")
-            return cli.EXIT_STRICT
+            return codes.EXIT_STRICT
         if isinstance(root, (TransportError, LockBusy)):
             err.print(f"[red]error:[/] {root}")
-            return cli.EXIT_ERROR
+            return codes.EXIT_ERROR
         if os.environ.get("SESSION_STREAM_DEBUG"):
             raise
         first_line = str(root).splitlines()[0][:400] if str(root) else ""
         err.print(f"[red]error:[/] the load failed: {type(root).__name__}: {first_line}\n"
                   "  Nothing is lost: a package that reached the warehouse is finished by the next run, anything "
                   "else is planned again. Set SESSION_STREAM_DEBUG=1 for the full traceback.")
-        return cli.EXIT_ERROR
+        return codes.EXIT_ERROR
     finally:
         transport.close()
     summarise(stats, settings)
@@ -174,7 +153,7 @@ def _root_cause(exc: BaseException) -> BaseException:
 
 def run_demo(settings: Settings) -> int:
     """Generate a sample day, load it through the local-folder path, build the dbt project, summarise."""
-    from dlt_pipeline.generator import generate, session_stream_root
+    from dlt_pipeline.synthetic.generator import generate, session_stream_root
 
     root = session_stream_root(DEMO_DIR, DEMO_ACCOUNT)
     if not root.exists():
@@ -185,7 +164,7 @@ def run_demo(settings: Settings) -> int:
     settings.min_file_age_seconds = 0
     settings.destination = "duckdb"
     code = load_once(settings)
-    if code not in (cli.EXIT_OK, cli.EXIT_QUARANTINED):
+    if code not in (codes.EXIT_OK, codes.EXIT_QUARANTINED):
         return code
     counts = raw_counts(make_pipeline(settings))
     out.print("  raw rows: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
@@ -205,7 +184,7 @@ def run_dbt_and_summary(settings: Settings) -> int:
                            "--target", "duckdb", "--quiet"], env=env, cwd=REPO)
     if proc.returncode != 0:
         err.print("[red]error:[/] dbt build failed (output above)")
-        return cli.EXIT_ERROR
+        return codes.EXIT_ERROR
     from dlt_pipeline.mart_summary import print_summary
 
     print_summary(settings.duckdb_path)

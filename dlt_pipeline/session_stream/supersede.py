@@ -16,8 +16,14 @@ from typing import Any
 
 import dlt
 
-from dlt_pipeline.ledger import LEDGER_TABLE, REJECTS_TABLE, completed_loads, dataset_client, table_exists
-from dlt_pipeline.reshape import SESSIONS
+from dlt_pipeline.session_stream.ledger import (
+    LEDGER_TABLE,
+    REJECTS_TABLE,
+    completed_loads,
+    dataset_client,
+    table_exists,
+)
+from dlt_pipeline.session_stream.reshape import SESSIONS
 
 log = logging.getLogger("session_stream")
 CLEANUP_COLUMN = "cleanup_pending"

@@ -9,10 +9,24 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from dlt_pipeline.transport import RemoteEntry, Transport, TransportError
+import dlt
+
+from dlt_pipeline.session_stream.ledger import (
+    LOADED,
+    QUARANTINED,
+    UNREADABLE,
+    Ledger,
+    LedgerEntry,
+    last_loaded_day,
+    read_ledger,
+)
+from dlt_pipeline.session_stream.options import LoadOptions
+from dlt_pipeline.session_stream.run_stats import RunStats
+from dlt_pipeline.session_stream.transport import RemoteEntry, Transport, TransportError
 
 log = logging.getLogger("session_stream")
 NAME_RE = re.compile(r"^(\d{8}T\d{6}\.\d{3}Z)_PT15M-([0-9A-Za-z]+)\.json\.gz$")
@@ -133,3 +147,101 @@ def look_back_start(last_loaded: date | None, lookback_days: int) -> date | None
 
 def today_utc() -> date:
     return datetime.now(UTC).date()
+
+
+@dataclass
+class Plan:
+    """The files a run loads, and which of them the ledger knows already (their earlier rows get replaced)."""
+
+    files: list[Candidate] = field(default_factory=list)
+    known: set[str] = field(default_factory=set)
+
+
+def plan_files(transport: Transport, pipeline: dlt.Pipeline, options: LoadOptions, stats: RunStats) -> Plan:
+    """Which files to load now: listed in the needed day folders and not in the ledger (or worth a retry)."""
+    root = transport.list_dir("")
+    if root is None:
+        raise TransportError(f"source folder {transport.description} does not exist; point --source at the "
+                             "account's raw_data/session_stream folder")
+    end = min(options.end_date or today_utc(), today_utc())
+    start = options.start_date or look_back_start(last_loaded_day(pipeline), options.lookback_days)
+    if start is None:
+        start = earliest_day(transport, root)
+        if start is None:
+            log.warning("no day folders under %s yet", transport.description)
+            return Plan()
+    if start > end:
+        return Plan()
+    stats.days = (start, end)
+    ledger = read_ledger(pipeline, since=start)
+    files, odd = list_candidates(transport, start, end)
+    for name in odd:
+        log.warning("ignoring unexpected entry %s (not a Session Stream file name)", name)
+    files += _retries_outside(transport, ledger, options, start, end)
+    stats.listed = len(files)
+    now = time.time()
+    todo = []
+    for cand in files:
+        entry = ledger.entries.get(cand.path)
+        if not options.reload and not _worth_loading(cand, entry, options):
+            stats.skipped_known += 1
+        elif _too_young(cand, options.min_file_age_seconds, now):
+            stats.waiting.append(cand.path)
+        else:
+            stats.retried += entry is not None and entry.status != LOADED
+            todo.append(cand)
+    return Plan(todo, {cand.path for cand in todo if cand.path in ledger.entries})
+
+
+def _too_young(cand: Candidate, min_age: int, now: float) -> bool:
+    """Modified less than `min_age` seconds ago: the vendor may still be writing it.
+
+    A server that reports no modification time at all (not even on stat) cannot be judged; such files
+    load, and the size check after the download still catches one that grows while we read it.
+    """
+    return bool(min_age) and cand.mtime is not None and now - cand.mtime < min_age
+
+
+def _worth_loading(cand: Candidate, entry: LedgerEntry | None, options: LoadOptions) -> bool:
+    """New files; unreadable ones every run; quarantined ones on --retry-quarantined or once they changed.
+
+    A file quarantined as truncated because its upload stalled longer than the minimum age is retried by
+    itself as soon as its size or modification time on the server differs from what the ledger recorded.
+    """
+    if entry is None:
+        return True
+    if entry.status == UNREADABLE:
+        return True
+    if entry.status != QUARANTINED:
+        return False
+    if options.retry_quarantined:
+        return True
+    if cand.problem is not None:
+        return False
+    changed_size = entry.size is not None and cand.size is not None and cand.size != entry.size
+    changed_time = entry.modified is not None and cand.mtime is not None and abs(cand.mtime - entry.modified) > 1
+    return changed_size or changed_time
+
+
+def _retries_outside(transport: Transport, ledger: Ledger, options: LoadOptions, start: date,
+                     end: date) -> list[Candidate]:
+    """Unreadable files (and quarantined ones on --retry-quarantined) from days this run does not list.
+
+    Only their own day folders are listed again, so a retry reaches a file whatever its age at the cost
+    of one listing per such day.
+    """
+    wanted = {path for path, e in ledger.not_loaded().items()
+              if e.status == UNREADABLE or options.retry_quarantined}
+    days = {day for day in map(_day_of, wanted) if day is not None and not start <= day <= end}
+    found: list[Candidate] = []
+    for day in sorted(days):
+        found += [c for c in list_candidates(transport, day, day)[0] if c.path in wanted]
+    return found
+
+
+def _day_of(path: str) -> date | None:
+    try:
+        y, m, d = path.split("/")[:3]
+        return date(int(y), int(m), int(d))
+    except ValueError:
+        return None

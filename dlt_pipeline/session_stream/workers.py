@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dlt_pipeline.parse import (
+from dlt_pipeline.session_stream.parse import (
     GZIP_ERRORS,
     FileProblem,
     ParsedBatch,
@@ -36,8 +36,8 @@ from dlt_pipeline.parse import (
     gzip_problem,
     parse_file,
 )
-from dlt_pipeline.pii import PiiPolicy
-from dlt_pipeline.reshape import FileContext
+from dlt_pipeline.session_stream.pii import PiiPolicy
+from dlt_pipeline.session_stream.reshape import FileContext
 
 SPOOL_PREFIX = "session-stream-parsed-"
 """Name prefix of a pool's spool folder; the pid after it lets a later run remove a killed run's folder."""

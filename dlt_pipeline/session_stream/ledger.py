@@ -15,7 +15,7 @@ from typing import Any
 
 import dlt
 
-from dlt_pipeline.reshape import SESSIONS
+from dlt_pipeline.session_stream.reshape import SESSIONS
 
 LEDGER_TABLE = "session_stream_files"
 REJECTS_TABLE = "session_stream_rejects"

@@ -17,10 +17,10 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from dlt_pipeline.columns import LineCheckNeeded
-from dlt_pipeline.contract import find_nul, nul_reason, validate
-from dlt_pipeline.pii import PiiPolicy
-from dlt_pipeline.reshape import BatchBuilder, FileContext, Reject
+from dlt_pipeline.session_stream.columns import LineCheckNeeded
+from dlt_pipeline.session_stream.contract import find_nul, nul_reason, validate
+from dlt_pipeline.session_stream.pii import PiiPolicy
+from dlt_pipeline.session_stream.reshape import BatchBuilder, FileContext, Reject
 
 CHUNK = 4 << 20
 BOM = b"\xef\xbb\xbf"

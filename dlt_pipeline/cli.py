@@ -1,0 +1,105 @@
+"""Command line: the options, --help and exit codes of `python dlt_pipeline/run.py` (`session-stream-load`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from datetime import date
+from typing import NoReturn
+
+from dlt_pipeline.exit_codes import EXIT_ERROR, EXIT_LOCKED, EXIT_OK, EXIT_QUARANTINED, EXIT_STRICT, EXIT_USAGE
+
+EPILOG = f"""\
+Every option can also be set in .dlt/config.toml under [session_stream] (e.g. lookback_days = 3) or as an
+environment variable SESSION_STREAM__<OPTION> (e.g. SESSION_STREAM__LOOKBACK_DAYS=3). Secrets have no flag:
+  SESSION_STREAM__SFTP_PASSWORD            SFTP password (when not using a key)
+  SESSION_STREAM__PRIVATE_KEY_PASSPHRASE   passphrase of an encrypted private key
+  SESSION_STREAM__PII_SALT                 secret salt for --pii-mode hash
+or the same names in .dlt/secrets.toml. PostgreSQL/Redshift credentials use dlt's own settings, e.g.
+DESTINATION__POSTGRES__CREDENTIALS=postgresql://user@host:5432/db (password via .dlt/secrets.toml).
+
+Exit codes: {EXIT_OK} all new files loaded; {EXIT_QUARANTINED} loaded, but some files or lines were quarantined
+(see the session_stream_rejects table) or a file could not be read (tried again next run);
+{EXIT_STRICT} --strict and something needed quarantine (nothing loaded); {EXIT_LOCKED} another run is in
+progress; {EXIT_USAGE} bad options; {EXIT_ERROR} any other failure (the message says what to do).
+"""
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line naming the option, like the loader's own messages, instead of the whole usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="python dlt_pipeline/run.py",
+        description="Load every new Monetate Session Stream file from SFTP (or a local folder) into DuckDB, "
+                    "PostgreSQL or Redshift, exactly once.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = p.add_argument_group("source")
+    src.add_argument("--source", help="sftp://USER@HOST[:PORT]/ACCOUNT/raw_data/session_stream, or a local folder "
+                                      "with the same YYYY/MM/DD layout")
+    src.add_argument("--private-key", metavar="PATH", help="SSH private key for the SFTP user")
+    src.add_argument("--known-hosts", metavar="PATH",
+                     help="known_hosts file used to verify the server (default ~/.ssh/known_hosts)")
+    src.add_argument("--trust-host-key", metavar="FINGERPRINT",
+                     help="accept the server only if its key has this SHA256:... fingerprint (instead of known_hosts)")
+    dst = p.add_argument_group("destination")
+    dst.add_argument("--destination", choices=["duckdb", "postgres", "redshift"], help="warehouse (default duckdb)")
+    dst.add_argument("--duckdb-path", metavar="PATH",
+                     help="DuckDB file (default: $SESSION_STREAM_DUCKDB, else ./session_stream.duckdb; "
+                          "dbt's duckdb target reads the same)")
+    dst.add_argument("--dataset-name", help="schema for the raw tables (default monetate_raw)")
+    sel = p.add_argument_group("what to load")
+    sel.add_argument("--start-date", type=_date, metavar="YYYY-MM-DD",
+                     help="first day folder to list (backfill); default: last loaded day minus the look-back, or "
+                          "the earliest day on the server on a first run")
+    sel.add_argument("--end-date", type=_date, metavar="YYYY-MM-DD", help="last day folder to list (default today)")
+    sel.add_argument("--lookback-days", type=int, metavar="N",
+                     help="days before the last loaded day to re-list for late files (default 2: covers the 12-hour "
+                          "session tail and late deliveries; at most 3650)")
+    sel.add_argument("--min-file-age-seconds", type=int, metavar="S",
+                     help="skip files modified less than S seconds ago: they may still be uploading (default 120)")
+    sel.add_argument("--reload", action="store_true",
+                     help="load the --start-date..--end-date files again even if the ledger has them; the new rows "
+                          "replace the file's earlier rows (removed once the new load completed)")
+    sel.add_argument("--retry-quarantined", action="store_true", help="try quarantined files again (after a fix)")
+    beh = p.add_argument_group("behaviour")
+    beh.add_argument("--strict", action="store_true", help="fail and load nothing if any file or line needs quarantine")
+    beh.add_argument("--pii-mode", choices=["keep", "hash", "drop"],
+                     help="custom_targets values: keep, replace by a salted HMAC-SHA256 (salt from "
+                          "SESSION_STREAM__PII_SALT), or drop (default keep)")
+    beh.add_argument("--pii-target-ids", metavar="ID,ID",
+                     help="apply --pii-mode only to these custom target ids (default: all targets)")
+    beh.add_argument("--batch-size", type=int, metavar="N",
+                     help="sessions per Arrow batch; bounds memory (default 5000)")
+    beh.add_argument("--workers", type=int, metavar="N",
+                     help="parser processes beside the loader (default 2; 0 parses in the main process)")
+    beh.add_argument("--pipelines-dir", metavar="PATH",
+                     help="dlt working folder (default: .dlt_pipelines beside the DuckDB file; dlt's own default "
+                          "for other destinations)")
+    beh.add_argument("--demo", action="store_true",
+                     help="generate a sample day into ./demo_data, load it into DuckDB, run dbt build, print a summary")
+    beh.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("paramiko", "dlt"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from dlt_pipeline.command import execute  # heavy imports only after --help/usage errors
+
+    return execute(args)
+

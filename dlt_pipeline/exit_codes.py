@@ -1,0 +1,8 @@
+"""The loader's exit codes, in one place: `cli` prints them in --help, `command` returns them."""
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_QUARANTINED = 3
+EXIT_STRICT = 4
+EXIT_LOCKED = 5

@@ -1,0 +1,86 @@
+"""The `session_stream` source in a user's own dlt pipeline, in process, against the private sshd.
+
+The README's snippet: `pipeline.run(session_stream(url, private_key=..., known_hosts=...))`. A second run
+loads nothing, a late file for an earlier window loads once, and the raw tables equal, row for row, what
+`python dlt_pipeline/run.py` writes from the same files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dlt
+import duckdb
+import pytest
+from loader_helpers import Target, days_ago, explain, run_loader, sftp_args
+from servers import PrivateSshd
+
+from dlt_pipeline.session_stream import session_stream
+from dlt_pipeline.synthetic.generator import CHILD_TABLES, make_session, session_stream_root, write_session_file
+
+ACCOUNT = 1234
+DAY = days_ago(1)
+TABLES = ("sessions", *CHILD_TABLES, "session_stream_files")
+IGNORED = {"_dlt_load_id", "load_id", "loaded_at", "modified_at"}  # when a row was loaded, not what it holds
+# (and the ledger's `_dlt_id`, which dlt draws at random for each row it is given as a dict)
+
+
+def _file(out: Path, hhmm: str, token: int, first: int, n: int = 3) -> None:
+    start = int(f"{DAY:%s}") * 1000 + int(hhmm[:2]) * 3_600_000 + int(hhmm[2:]) * 60_000
+    sessions = [make_session(ACCOUNT, start + i * 1000, seed=first + i) for i in range(n)]
+    write_session_file(out, ACCOUNT, f"{DAY:%Y%m%d}T{hhmm}00.000Z_PT15M-{token}.json.gz", sessions)
+
+
+def _rows(path: Path, dataset: str = "monetate_raw") -> dict[str, list[tuple[Any, ...]]]:
+    """Every raw table's rows without load bookkeeping, sorted: two warehouses compare equal row for row."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        out = {}
+        for table in TABLES:
+            cols = [c for (c,) in con.sql(f"select column_name from information_schema.columns where table_schema = "
+                                          f"'{dataset}' and table_name = '{table}' order by column_name").fetchall()
+                    if c not in IGNORED and not (c == "_dlt_id" and table == "session_stream_files")]
+            rows = con.sql(f'select {", ".join(cols)} from {dataset}."{table}"').fetchall()
+            out[table] = sorted(rows, key=repr)
+        return out
+    finally:
+        con.close()
+
+
+def _pipeline(tmp_path: Path, name: str) -> dlt.Pipeline:
+    return dlt.pipeline(name, destination=dlt.destinations.duckdb(str(tmp_path / f"{name}.duckdb")),
+                        dataset_name="monetate_raw", pipelines_dir=str(tmp_path / f"{name}-state"))
+
+
+@pytest.mark.parametrize("via", ["sftp", "folder"])
+def test_users_own_pipeline_loads_once_and_equals_the_command_line(sshd: PrivateSshd, tmp_path: Path,
+                                                                   via: str) -> None:
+    out = tmp_path / "src"
+    for k in range(3):
+        _file(out, f"{10 + k}00", 100 + k, first=10 * k)
+    root = session_stream_root(out, ACCOUNT)
+    url = sshd.url(root) if via == "sftp" else str(root)
+    keys = {"private_key": str(sshd.client_key_path), "known_hosts": str(sshd.known_hosts_path)} if via == "sftp" \
+        else {}
+    pipeline = _pipeline(tmp_path, "my_monetate")
+
+    def run() -> None:
+        pipeline.run(session_stream(url, **keys, min_file_age_seconds=0, workers=0))
+
+    run()
+    db = tmp_path / "my_monetate.duckdb"
+    first = _rows(db)
+    assert len(first["sessions"]) == 9 and len(first["session_stream_files"]) == 3
+    run()
+    assert _rows(db) == first, "a second run must load nothing"
+    _file(out, "0900", 99, first=90)  # a late file for an earlier window
+    run()
+    run()
+    after = _rows(db)
+    assert len(after["sessions"]) == 12 and len(after["session_stream_files"]) == 4
+
+    target = Target(tmp_path / "cli")
+    proc = run_loader(*sftp_args(sshd, root), *target.args(), "--start-date", DAY.isoformat())
+    assert proc.returncode == 0, explain(proc)
+    assert _rows(target.duckdb_path) == after, "the source and the command line must write the same rows"
