@@ -65,7 +65,7 @@ def cached_data(out: Path, sessions: int, seed: int) -> tuple[Path, dict]:
     """Generate (once) one day of `sessions` sessions; return (session_stream root, truth)."""
     import orjson
 
-    from dlt_pipeline.generator import generate, session_stream_root
+    from dlt_pipeline.synthetic.generator import generate, session_stream_root
 
     folder = out / f"data-{sessions}-s{seed}"
     truth_path = folder / "truth.json"
