@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -29,10 +30,10 @@ from test_reliability_support import (  # noqa: F401 - fixtures
     tree_fixture,
 )
 
+from dlt_pipeline.session_stream.config import SftpCredentials
 from dlt_pipeline.session_stream.transport import (
     HostKeyError,
     LocalTransport,
-    SftpSettings,
     SftpTransport,
     TransportError,
 )
@@ -40,12 +41,17 @@ from dlt_pipeline.session_stream.transport import (
 pytestmark = pytest.mark.timeout(180)
 
 
-def _settings(server: PrivateSshd, root: Path, **kw: object) -> SftpSettings:
-    base: dict = dict(host=server.host, port=server.port, user=server.user, root=str(root),
-                      private_key=str(server.client_key_path), known_hosts=str(server.known_hosts_path),
-                      timeout=5, retries=0, backoff=0.1)
-    base.update(kw)
-    return SftpSettings(**base)
+def _settings(server: PrivateSshd, root: Path, **kw: object) -> SftpCredentials:
+    """Credentials for `server` serving `root` (`port=` reaches it through another port, e.g. a proxy)."""
+    fields: dict[str, Any] = dict(private_key=str(server.client_key_path), known_hosts=str(server.known_hosts_path),
+                                  timeout=5, retries=0, backoff=0.1)
+    port = kw.pop("port", server.port)
+    fields.update(kw)
+    creds = SftpCredentials()
+    creds.url = f"sftp://{server.user}@{server.host}:{port}{root}"
+    for name, value in fields.items():
+        setattr(creds, name, value)
+    return creds
 
 
 # --------------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from servers import Ed25519KeyPair, PrivateSshd, free_port
 from sftp_quirk_server import GarbageServer, Quirks, QuirkSftpServer
 from test_loader_e2e import ACCOUNT, sessions_for, summary, window_name
 
+from dlt_pipeline.session_stream.config import SftpCredentials
 from dlt_pipeline.session_stream.plan import list_candidates
 from dlt_pipeline.session_stream.transport import (
     FileUnreadable,
@@ -33,7 +34,6 @@ from dlt_pipeline.session_stream.transport import (
     KnownHosts,
     LocalTransport,
     RemoteEntry,
-    SftpSettings,
     SftpTransport,
     Transport,
     TransportError,
@@ -63,12 +63,17 @@ def quirky() -> Iterator[Callable[..., QuirkSftpServer]]:
         server.__exit__(None, None, None)
 
 
-def _settings(server: Any, root: Path | str, **kw: Any) -> SftpSettings:
-    base: dict[str, Any] = dict(host=server.host, port=server.port, user=server.user, root=str(root),
-                                private_key=str(server.client_key_path), known_hosts=str(server.known_hosts_path),
-                                timeout=3, retries=2, backoff=0.05)
-    base.update(kw)
-    return SftpSettings(**base)
+def _settings(server: Any, root: Path | str, **kw: Any) -> SftpCredentials:
+    """Credentials for `server` serving `root` (`port=` reaches it through another port, e.g. a proxy)."""
+    fields: dict[str, Any] = dict(private_key=str(server.client_key_path), known_hosts=str(server.known_hosts_path),
+                                  timeout=3, retries=2, backoff=0.05)
+    port = kw.pop("port", server.port)
+    fields.update(kw)
+    creds = SftpCredentials()
+    creds.url = f"sftp://{server.user}@{server.host}:{port}{root}"
+    for name, value in fields.items():
+        setattr(creds, name, value)
+    return creds
 
 
 def _tree(base: Path, files: int = 3, sessions: int = 2) -> tuple[Path, dict[str, int]]:

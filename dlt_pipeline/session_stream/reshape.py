@@ -195,6 +195,19 @@ def _links(children: _Children, field_name: str, parent_ids: pa.Array, roots: pa
     }
 
 
+def _shaped(doc: dict[str, Any], name: str, kind: type) -> Any:
+    """A nested field's value; LineCheckNeeded when it is there with another JSON shape than the contract's."""
+    value = doc.get(name)
+    if value is not None and type(value) is not kind:
+        raise LineCheckNeeded
+    return value
+
+
+def _at_cap(flags: list[str] | None, name: str, value: Any) -> list[str] | None:
+    """Add `name` to the session's capped fields when it holds the vendor's 1,000 items or more."""
+    return (flags or []) + [name] if len(value) >= CAP else flags
+
+
 class BatchBuilder:
     """Builds all raw tables for one batch of parsed session lines from one file.
 
@@ -293,33 +306,22 @@ class BatchBuilder:
             if type(doc.get(name)) is bool:
                 raise LineCheckNeeded  # pyarrow would store true as 1.0
         for name, children in id_keyed.items():
-            obj = doc.get(name)
-            if obj is None:
-                continue
-            if type(obj) is not dict:
-                raise LineCheckNeeded
-            if len(obj) >= CAP:
-                flags = (flags or []) + [name]
-            if name == "custom_targets" and self.pii.active:
-                if any(isinstance(v, (dict, list)) for v in obj.values()):
-                    raise LineCheckNeeded  # never hash a value the contract refuses
-                obj = self.pii.apply(obj)
-            children.add_object(row, obj)
+            obj = _shaped(doc, name, dict)
+            if obj:
+                flags = _at_cap(flags, name, obj)
+                if name == "custom_targets" and self.pii.active:
+                    if any(isinstance(v, (dict, list)) for v in obj.values()):
+                        raise LineCheckNeeded  # never hash a value the contract refuses
+                    obj = self.pii.apply(obj)
+                children.add_object(row, obj)
         for name, children in arrays.items():
-            arr = doc.get(name)
-            if arr is None:
-                continue
-            if type(arr) is not list:
-                raise LineCheckNeeded
-            if len(arr) >= CAP:
-                flags = (flags or []) + [name]
-            children.add_array(row, arr)
-        lines = doc.get(PURCHASE_LINES)
-        if lines is not None:
-            if type(lines) is not dict:
-                raise LineCheckNeeded
-            if len(lines) >= CAP:
-                flags = (flags or []) + [PURCHASE_LINES]
+            arr = _shaped(doc, name, list)
+            if arr:
+                flags = _at_cap(flags, name, arr)
+                children.add_array(row, arr)
+        lines = _shaped(doc, PURCHASE_LINES, dict)
+        if lines:
+            flags = _at_cap(flags, PURCHASE_LINES, lines)
             if any(isinstance(p, dict) and len(p.get("items") or ()) >= CAP for p in lines.values()):
                 flags = (flags or []) + ["purchase_lines.items"]
             purchases.add_object(row, lines)

@@ -190,24 +190,6 @@ def _followed(name: str, target: str, mode: int | None, size: int | None, mtime:
 # -- host keys ---------------------------------------------------------------------------------------
 
 
-@dataclass
-class SftpSettings:
-    """Everything needed to reach the vendor's server; secrets arrive from dlt's config providers only."""
-
-    host: str
-    port: int
-    user: str
-    root: str
-    private_key: str | None = None
-    password: str | None = None
-    passphrase: str | None = None
-    known_hosts: str | None = None
-    trust_host_key: str | None = None
-    timeout: float = 30.0
-    retries: int = 5
-    backoff: float = 1.0
-
-
 def parse_sftp_url(url: str) -> tuple[str, int, str, str]:
     """Split `sftp://USER@HOST[:PORT]/PATH` into (user, port, host, path); passwords in URLs are refused."""
     parsed = urlparse(url)
@@ -231,15 +213,16 @@ class SftpTransport:
     same fault either way); a refused login or host key is not, because it cannot heal by itself.
     """
 
-    def __init__(self, settings: SftpSettings) -> None:
-        self.s = settings
-        self.description = f"sftp://{settings.user}@{settings.host}:{settings.port}{settings.root}"
+    def __init__(self, credentials: SftpCredentials) -> None:
+        self.s = credentials
+        self.user, self.port, self.host, self.root = parse_sftp_url(credentials.url)
+        self.description = f"sftp://{self.user}@{self.host}:{self.port}{self.root}"
         self._client: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
         self._known: KnownHosts | None = None
         self._pkey: paramiko.PKey | None = None
         self._real_root: str | None = None
-        self._retry(f"connection to {settings.host}:{settings.port}", lambda sftp: None,
+        self._retry(f"connection to {self.host}:{self.port}", lambda sftp: None,
                     "check the host and port in --source, the network, and that the server is up; nothing was loaded")
 
     # -- connection -------------------------------------------------------------------------------
@@ -266,7 +249,7 @@ class SftpTransport:
     def _credentials(self) -> paramiko.PKey | None:
         s = self.s
         if self._pkey is None and s.private_key:
-            self._pkey = load_private_key(s.private_key, s.passphrase)
+            self._pkey = load_private_key(s.private_key, s.private_key_passphrase)
         if self._pkey is None and not s.password:
             raise TransportError("no SFTP credentials: pass --private-key PATH, or set SESSION_STREAM__SFTP_PASSWORD "
                                  "(or sftp_password in .dlt/secrets.toml)")
@@ -276,7 +259,7 @@ class SftpTransport:
         s = self.s
         known = self._known_hosts()
         pkey = self._credentials()
-        name = host_key_name(s.host, s.port)
+        name = host_key_name(self.host, self.port)
         client = paramiko.SSHClient()
         client.set_log_channel(SSH_LOG)
         logging.getLogger(SSH_LOG).setLevel(logging.NOTSET if os.environ.get("SESSION_STREAM_DEBUG")
@@ -290,7 +273,7 @@ class SftpTransport:
         client.set_missing_host_key_policy(RefuseUnknownHost(s.trust_host_key, known.path, known.ca_lines_for(name)))
         try:
             client.connect(
-                s.host, port=s.port, username=s.user, pkey=pkey, password=s.password if pkey is None else None,
+                self.host, port=self.port, username=self.user, pkey=pkey, password=s.password if pkey is None else None,
                 timeout=s.timeout, banner_timeout=s.timeout, auth_timeout=s.timeout, channel_timeout=s.timeout,
                 allow_agent=False, look_for_keys=False,  # paramiko 5 has no gss_* arguments
                 transport_factory=functools.partial(VettedTransport, known=known, host_name=name),
@@ -309,9 +292,10 @@ class SftpTransport:
                 f"confirms the new key, replace the entry in {known.path}.") from None
         except paramiko.AuthenticationException:
             client.close()
-            how = f"key {s.private_key}" if pkey else "password"
-            raise TransportError(f"SFTP login as {s.user}@{s.host} with {how} was refused; check the user name and "
-                                 "credentials in the Monetate SFTP user settings") from None
+            how = ("the key given as text" if str(s.private_key).lstrip().startswith("-----BEGIN")
+                   else f"key {s.private_key}") if pkey else "password"
+            raise TransportError(f"SFTP login as {self.user}@{self.host} with {how} was refused; check the user name "
+                                 "and credentials in the Monetate SFTP user settings") from None
         except BaseException:
             client.close()  # never leave a half-open transport thread behind
             raise
@@ -358,12 +342,12 @@ class SftpTransport:
         raise TransportError(f"SFTP {what} still failing after {tries}: {describe(last)}; {then}") from None
 
     def _remote(self, rel: str) -> str:
-        return f"{self.s.root.rstrip('/')}/{rel}" if rel else self.s.root
+        return f"{self.root.rstrip('/')}/{rel}" if rel else self.root
 
     def _root(self, sftp: paramiko.SFTPClient) -> str:
         """The session_stream folder as the server resolves it (it may itself sit behind a symlink)."""
         if self._real_root is None:
-            self._real_root = sftp.normalize(self.s.root)
+            self._real_root = sftp.normalize(self.root)
         return self._real_root
 
     # -- Transport API ----------------------------------------------------------------------------
@@ -375,7 +359,7 @@ class SftpTransport:
                 attrs = sftp.listdir_attr(remote)
             except PermissionError:
                 raise TransportError(
-                    f"the SFTP server refuses to let {self.s.user} list {remote} (permission denied); check that "
+                    f"the SFTP server refuses to let {self.user} list {remote} (permission denied); check that "
                     "--source points at the account's raw_data/session_stream folder and ask the vendor to give "
                     "the SFTP user access to it") from None
             except OSError as exc:
@@ -421,23 +405,17 @@ class SftpTransport:
         def refused(problem: str) -> RemoteEntry:
             return RemoteEntry(link.name, link.size, link.mtime, False, problem)
 
-        try:
-            target = sftp.normalize(path)
-        except FileNotFoundError:
+        target = _answer(lambda: sftp.normalize(path))
+        if isinstance(target, FileNotFoundError):
             return refused(f"symlink to {self._readlink(sftp, path)}, which does not exist; not followed")
-        except OSError as exc:
-            if not refused_by_server(exc):
-                raise
-            return refused(f"symlink the server cannot resolve ({describe(exc)}); not followed")
+        if isinstance(target, OSError):
+            return refused(f"symlink the server cannot resolve ({describe(target)}); not followed")
         if not _inside(target, self._root(sftp)):
             return refused(f"symlink to {target}, outside the account folder; not followed")
-        try:
-            st = sftp.stat(path)
-        except FileNotFoundError:
+        st = _answer(lambda: sftp.stat(path))
+        if isinstance(st, FileNotFoundError):
             return refused(f"symlink to {target}, which does not exist; not followed")
-        except OSError as exc:
-            if not refused_by_server(exc):
-                raise
+        if isinstance(st, OSError):
             return RemoteEntry(link.name, None, None, False)  # not allowed to look: the download will say so
         return _followed(link.name, target, st.st_mode, st.st_size, st.st_mtime, refused)
 
@@ -490,6 +468,16 @@ def _download(sftp: paramiko.SFTPClient, remote: str, out: BinaryIO, size: int |
         shutil.copyfileobj(src, out, 1 << 15)
 
 
+def _answer(request: Callable[[], T]) -> T | OSError:
+    """One SFTP request; the server's "no" (missing, not allowed) comes back as the OSError, a broken link raises."""
+    try:
+        return request()
+    except OSError as exc:
+        if not refused_by_server(exc):
+            raise
+        return exc
+
+
 def open_transport(credentials: SftpCredentials) -> Transport:
     """LocalTransport for a folder, SftpTransport for an sftp:// URL (connects at once, with retries)."""
     url = credentials.url
@@ -498,10 +486,5 @@ def open_transport(credentials: SftpCredentials) -> Transport:
                              "(or set source under [session_stream] in .dlt/config.toml)")
     if not url.startswith("sftp://"):
         return LocalTransport(Path(url).expanduser())
-    user, port, host, path = parse_sftp_url(url)
-    c = credentials
-    return SftpTransport(SftpSettings(
-        host=host, port=port, user=user, root=path, private_key=c.private_key, password=c.password,
-        passphrase=c.private_key_passphrase, known_hosts=c.known_hosts, trust_host_key=c.trust_host_key,
-        timeout=c.timeout, retries=c.retries, backoff=c.backoff))
+    return SftpTransport(credentials)
 

@@ -29,73 +29,31 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    number = {  # option: (type, default, help) for the plain numeric options
+        "--days": (int, 1, "number of days of session starts"),
+        "--sessions-per-day": (int, 2000, "closed sessions started per day (spread over a diurnal curve); >= 1000 "
+                                           "guarantees one capped session of each kind per day"),
+        "--files-per-window": (int, 1, "split each 15-minute window's sessions over up to this many files"),
+        "--seed": (int, 7, "random seed; same flags give byte-identical files"),
+        "--redeliver": (int, 0, "extra files that re-deliver an existing file's lines (same window, new token)"),
+        "--reemit": (float, 0.0, "probability that a multi-window session also appears as an earlier open "
+                                 "(is_closed=f) version in an earlier window's file"),
+        "--conversion-rate": (float, 0.03, "share of sessions with a purchase"),
+        "--pii-share": (float, 0.02, "share of sessions with an e-mail (target 9001) and full name (target 9002)"),
+        "--unknown-field-share": (float, 0.03, "share of sessions with fields outside the vendor table "
+                                               "(visitor_score, experiment_flags, search_terms)"),
+        "--open-share": (float, 0.005, "share of sessions whose only version is open (is_closed=f)"),
+        "--capped-share": (float, 0.0003, "extra share of bot sessions with a variable-size field at or over "
+                                          "1,000 items"),
+    }
     p.add_argument("--out", required=True, help="output directory (the account folder is created inside)")
     p.add_argument("--account", type=int, default=1234, help="Monetate account id (account_id, guid prefix)")
-    p.add_argument(
-        "--start-date",
-        type=dt.date.fromisoformat,
-        default=dt.date(2026, 11, 1),
-        help="first UTC day whose sessions start (YYYY-MM-DD)",
-    )
-    p.add_argument("--days", type=int, default=1, help="number of days of session starts")
-    p.add_argument(
-        "--sessions-per-day",
-        type=int,
-        default=2000,
-        help="closed sessions started per day (spread over a diurnal curve); >= 1000 "
-        "guarantees one capped session of each kind per day",
-    )
-    p.add_argument(
-        "--files-per-window",
-        type=int,
-        default=1,
-        help="split each 15-minute window's sessions over up to this many files",
-    )
-    p.add_argument("--seed", type=int, default=7, help="random seed; same flags give byte-identical files")
-    p.add_argument(
-        "--redeliver",
-        type=int,
-        default=0,
-        help="extra files that re-deliver an existing file's lines (same window, new token)",
-    )
-    p.add_argument(
-        "--reemit",
-        type=float,
-        default=0.0,
-        help="probability that a multi-window session also appears as an earlier open "
-        "(is_closed=f) version in an earlier window's file",
-    )
-    p.add_argument(
-        "--compresslevel",
-        dest="compresslevel",
-        type=int,
-        default=6,
-        choices=range(0, 10),
-        metavar="0-9",
-        help="gzip compression level",
-    )
-    p.add_argument("--conversion-rate", type=float, default=0.03, help="share of sessions with a purchase")
-    p.add_argument(
-        "--pii-share",
-        type=float,
-        default=0.02,
-        help="share of sessions with an e-mail (target 9001) and full name (target 9002)",
-    )
-    p.add_argument(
-        "--unknown-field-share",
-        type=float,
-        default=0.03,
-        help="share of sessions with fields outside the vendor table (visitor_score, experiment_flags, search_terms)",
-    )
-    p.add_argument(
-        "--open-share", type=float, default=0.005, help="share of sessions whose only version is open (is_closed=f)"
-    )
-    p.add_argument(
-        "--capped-share",
-        type=float,
-        default=0.0003,
-        help="extra share of bot sessions with a variable-size field at or over 1,000 items",
-    )
+    p.add_argument("--start-date", type=dt.date.fromisoformat, default=dt.date(2026, 11, 1),
+                   help="first UTC day whose sessions start (YYYY-MM-DD)")
+    for flag, (kind, default, text) in number.items():
+        p.add_argument(flag, type=kind, default=default, help=text)
+    p.add_argument("--compresslevel", type=int, default=6, choices=range(0, 10), metavar="0-9",
+                   help="gzip compression level")
     p.add_argument("--truth", default=None, help="write the ground truth JSON here")
     return p
 
