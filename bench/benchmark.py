@@ -112,7 +112,7 @@ def _tree_memory(pid: int) -> tuple[int, int]:
 class TreeMemorySampler:
     """Samples the summed RSS and PSS of a process and its children every 50 ms, from a thread, until closed.
 
-    Also used by tests/test_memory.py, so the test and the benchmark measure memory the same way.
+    Also used by tests/e2e/test_memory.py, so the test and the benchmark measure memory the same way.
     """
 
     def __init__(self, pid: int) -> None:
@@ -330,7 +330,7 @@ def main() -> int:
     if load1 > 0.7:
         print("  WARNING: the machine is busy; numbers will be low and noisy", flush=True)
 
-    from servers import PrivateSshd
+    from support.servers import PrivateSshd
 
     args.out.mkdir(parents=True, exist_ok=True)
     root, truth = cached_data(args.out, sessions, args.seed)

@@ -102,8 +102,10 @@ def _lookup(name: str, secret: bool) -> Any:
     store = dlt.secrets if secret else dlt.config
     try:
         return store.get(f"{SECTION}.{name}")
-    except Exception:  # noqa: BLE001 - a malformed toml is reported by dlt itself on the next access
-        return None
+    except Exception as exc:  # noqa: BLE001 - dlt raises many types for a malformed toml; say which setting
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise ValueError(f"cannot read {SECTION}.{name} from dlt's configuration (.dlt/config.toml, "
+                         f".dlt/secrets.toml or the environment): {first}") from None
 
 
 def _coerce(name: str, value: Any, template: Any) -> Any:

@@ -1,16 +1,30 @@
 {#-
-  Dialect differences live here, behind adapter.dispatch, so that models stay dialect-free.
-  Every macro has a default__ (ANSI-ish) version plus duckdb__, postgres__ and redshift__ versions.
-  All timestamps produced by these macros are `timestamp without time zone` holding UTC.
+  The few dialect differences that dbt's built-in cross-database macros do not cover.
+
+  Everything else is written with dbt's own macros, which dispatch to the DuckDB, PostgreSQL and Redshift
+  adapters themselves: dbt.dateadd (look-back of the incremental marts), dbt.datediff (durations, in
+  milliseconds), dbt.date_trunc (session date), dbt.cast with dbt.type_string / dbt.type_timestamp (keys,
+  literals, diagnostic text), dbt.concat (keys) and dbt.cast_bool_to_text (diagnostic text).
+
+  What stays here, each with a default__ version and an adapter version only where the adapter differs,
+  and a note on why no built-in fits. All timestamps these macros produce are `timestamp without time
+  zone` holding UTC.
 -#}
 
 {# ---------------------------------------------------------------- epoch ms -> UTC timestamp #}
+{#-
+  The built-in fits PostgreSQL only: dbt.dateadd('millisecond', ms, epoch) from the Unix epoch (the
+  default__ version). Epoch milliseconds (~1.7e12) do not fit a 32-bit integer, and on the other two
+  engines dbt.dateadd passes the count through one: DuckDB's `interval * bigint` casts the factor to
+  INT32 ("value is out of range"), and Redshift's DATEADD(millisecond, n, ts) takes an int n. DuckDB has
+  epoch_ms(BIGINT) instead; Redshift adds seconds as an interval.
+-#}
 {% macro epoch_ms_to_timestamp(epoch_ms) -%}
   {{ return(adapter.dispatch('epoch_ms_to_timestamp', 'monetate_session_stream')(epoch_ms)) }}
 {%- endmacro %}
 
 {% macro default__epoch_ms_to_timestamp(epoch_ms) -%}
-  (cast('1970-01-01 00:00:00' as timestamp) + ({{ epoch_ms }}) * interval '1 millisecond')
+  ({{ dbt.dateadd('millisecond', epoch_ms, dbt.cast("'1970-01-01 00:00:00'", dbt.type_timestamp())) }})
 {%- endmacro %}
 
 {% macro duckdb__epoch_ms_to_timestamp(epoch_ms) -%}
@@ -18,16 +32,15 @@
   epoch_ms(cast({{ epoch_ms }} as bigint))
 {%- endmacro %}
 
-{% macro postgres__epoch_ms_to_timestamp(epoch_ms) -%}
-  (to_timestamp(({{ epoch_ms }}) / 1000.0) at time zone 'UTC')
-{%- endmacro %}
-
 {% macro redshift__epoch_ms_to_timestamp(epoch_ms) -%}
-  {#- dateadd() takes a 32-bit int; epoch milliseconds do not fit, so add seconds as an interval -#}
   (timestamp 'epoch' + (({{ epoch_ms }}) / 1000.0) * interval '1 second')
 {%- endmacro %}
 
 {# ---------------------------------------------------------------- timestamptz -> UTC timestamp #}
+{#-
+  No built-in: dbt-core has no time-zone conversion macro (dbt.current_timestamp only gives "now"), and
+  each engine spells "this instant as a naive UTC timestamp" differently.
+-#}
 {% macro to_utc_timestamp(ts) -%}
   {{ return(adapter.dispatch('to_utc_timestamp', 'monetate_session_stream')(ts)) }}
 {%- endmacro %}
@@ -50,6 +63,11 @@
 {%- endmacro %}
 
 {# ---------------------------------------------------------------- 't' / 'f' -> boolean #}
+{#-
+  No built-in: dbt.safe_cast(x, dbt.type_boolean()) is a plain CAST on DuckDB, PostgreSQL and Redshift
+  (none of the three adapters overrides it), so an unexpected vendor value would fail the whole model
+  instead of becoming NULL, and Redshift cannot cast text to boolean at all.
+-#}
 {% macro flag_to_boolean(flag) -%}
   {{ return(adapter.dispatch('flag_to_boolean', 'monetate_session_stream')(flag)) }}
 {%- endmacro %}
@@ -80,6 +98,11 @@
 {%- endmacro %}
 
 {# ---------------------------------------------------------------- safe casts (NULL instead of an error) #}
+{#-
+  No built-in: dbt.safe_cast is a plain CAST on DuckDB, PostgreSQL and Redshift (only adapters such as
+  BigQuery or Snowflake map it to a real safe cast), so one non-numeric custom target value would fail
+  the model. The number type is passed in: dbt.type_float() would be `float`, which is 4 bytes on DuckDB.
+-#}
 {% macro safe_cast_number(expr, data_type) -%}
   {{ return(adapter.dispatch('safe_cast_number', 'monetate_session_stream')(expr, data_type)) }}
 {%- endmacro %}
@@ -103,6 +126,11 @@
 {%- endmacro %}
 
 {# ---------------------------------------------------------------- money -> decimal #}
+{#-
+  No built-in: dbt.type_numeric() is numeric(28,6) (the marts' contract is decimal(18,2)), and how a
+  double becomes an exact cent amount differs per engine (DuckDB and Redshift round explicitly,
+  PostgreSQL goes through numeric, which keeps 15 significant digits and rounds half away from zero).
+-#}
 {% macro to_money(expr) -%}
   {{ return(adapter.dispatch('to_money', 'monetate_session_stream')(expr)) }}
 {%- endmacro %}
@@ -125,81 +153,17 @@
   cast(round(cast({{ expr }} as decimal(38, 6)), 2) as {{ money_type() }})
 {%- endmacro %}
 
+{#- The money type of every model (not dispatched: the same on every engine). -#}
 {% macro money_type() -%}decimal(18, 2){%- endmacro %}
 
-{# ---------------------------------------------------------------- date parts #}
-{% macro to_date(ts) -%}
-  {{ return(adapter.dispatch('to_date', 'monetate_session_stream')(ts)) }}
-{%- endmacro %}
-
-{% macro default__to_date(ts) -%}cast({{ ts }} as date){%- endmacro %}
-{% macro duckdb__to_date(ts) -%}cast({{ ts }} as date){%- endmacro %}
-{% macro postgres__to_date(ts) -%}cast({{ ts }} as date){%- endmacro %}
-{% macro redshift__to_date(ts) -%}trunc({{ ts }}){%- endmacro %}
-
+{# ---------------------------------------------------------------- hour of day #}
+{#-
+  No built-in: dbt-core has no date-part macro (dbt.date_trunc truncates, it does not extract).
+  EXTRACT is standard SQL; DuckDB keeps its own hour(), which returns the BIGINT the column has always had.
+-#}
 {% macro hour_of_day(ts) -%}
   {{ return(adapter.dispatch('hour_of_day', 'monetate_session_stream')(ts)) }}
 {%- endmacro %}
 
 {% macro default__hour_of_day(ts) -%}cast(extract(hour from {{ ts }}) as integer){%- endmacro %}
 {% macro duckdb__hour_of_day(ts) -%}hour({{ ts }}){%- endmacro %}
-{% macro postgres__hour_of_day(ts) -%}cast(date_part('hour', {{ ts }}) as integer){%- endmacro %}
-{% macro redshift__hour_of_day(ts) -%}cast(extract(hour from {{ ts }}) as integer){%- endmacro %}
-
-{% macro seconds_between(start_ts, end_ts) -%}
-  {{ return(adapter.dispatch('seconds_between', 'monetate_session_stream')(start_ts, end_ts)) }}
-{%- endmacro %}
-
-{% macro default__seconds_between(start_ts, end_ts) -%}
-  cast(extract(epoch from ({{ end_ts }}) - ({{ start_ts }})) as decimal(18, 3))
-{%- endmacro %}
-
-{% macro duckdb__seconds_between(start_ts, end_ts) -%}
-  cast((epoch_ms({{ end_ts }}) - epoch_ms({{ start_ts }})) / 1000.0 as decimal(18, 3))
-{%- endmacro %}
-
-{% macro postgres__seconds_between(start_ts, end_ts) -%}
-  cast(extract(epoch from (({{ end_ts }}) - ({{ start_ts }}))) as decimal(18, 3))
-{%- endmacro %}
-
-{% macro redshift__seconds_between(start_ts, end_ts) -%}
-  cast(datediff(millisecond, {{ start_ts }}, {{ end_ts }}) / 1000.0 as decimal(18, 3))
-{%- endmacro %}
-
-{% macro add_hours(ts, hours) -%}
-  {{ return(adapter.dispatch('add_hours', 'monetate_session_stream')(ts, hours)) }}
-{%- endmacro %}
-
-{% macro default__add_hours(ts, hours) -%}(({{ ts }}) + ({{ hours }}) * interval '1 hour'){%- endmacro %}
-{% macro duckdb__add_hours(ts, hours) -%}(({{ ts }}) + to_hours(cast({{ hours }} as bigint))){%- endmacro %}
-{% macro postgres__add_hours(ts, hours) -%}(({{ ts }}) + ({{ hours }}) * interval '1 hour'){%- endmacro %}
-{% macro redshift__add_hours(ts, hours) -%}dateadd(hour, {{ hours }}, {{ ts }}){%- endmacro %}
-
-{# ---------------------------------------------------------------- text #}
-{% macro to_text(expr) -%}
-  {{ return(adapter.dispatch('to_text', 'monetate_session_stream')(expr)) }}
-{%- endmacro %}
-
-{% macro default__to_text(expr) -%}cast({{ expr }} as varchar){%- endmacro %}
-{% macro duckdb__to_text(expr) -%}cast({{ expr }} as varchar){%- endmacro %}
-{% macro postgres__to_text(expr) -%}cast({{ expr }} as text){%- endmacro %}
-{% macro redshift__to_text(expr) -%}cast({{ expr }} as varchar(65535)){%- endmacro %}
-
-{% macro timestamp_literal(value) -%}
-  cast('{{ value }}' as timestamp)
-{%- endmacro %}
-
-{# ---------------------------------------------------------------- boolean -> 'true' / 'false' text #}
-{% macro boolean_to_text(expr) -%}
-  {{ return(adapter.dispatch('boolean_to_text', 'monetate_session_stream')(expr)) }}
-{%- endmacro %}
-
-{% macro default__boolean_to_text(expr) -%}
-  case when {{ expr }} then 'true' when not {{ expr }} then 'false' end
-{%- endmacro %}
-{% macro duckdb__boolean_to_text(expr) -%}cast({{ expr }} as varchar){%- endmacro %}
-{% macro postgres__boolean_to_text(expr) -%}cast({{ expr }} as text){%- endmacro %}
-{#- Redshift cannot cast boolean to varchar -#}
-{% macro redshift__boolean_to_text(expr) -%}
-  case when {{ expr }} then 'true' when not {{ expr }} then 'false' end
-{%- endmacro %}

@@ -12,8 +12,9 @@
 -#}
 
 {% macro monetate_mart_watermark() -%}
+  {%- set latest = 'coalesce(max(loaded_at), ' ~ dbt.cast("'1900-01-01 00:00:00'", dbt.type_timestamp()) ~ ')' -%}
   (
-    select {{ add_hours('coalesce(max(loaded_at), ' ~ timestamp_literal('1900-01-01 00:00:00') ~ ')', -1 * var('mart_lookback_hours', 1)) }}
+    select {{ dbt.dateadd('hour', -1 * var('mart_lookback_hours', 1), latest) }}
     from {{ this }}
   )
 {%- endmacro %}

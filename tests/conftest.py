@@ -1,84 +1,112 @@
-"""Shared pytest fixtures: private sshd, PostgreSQL and fault proxies (see ``tests/servers.py``).
+"""Shared pytest fixtures: private sshd, PostgreSQL, fault proxies, the quirk SFTP server, generated trees.
+
+The servers and data builders themselves live in ``tests/support/`` (importable as ``support.*``, see the
+``pythonpath`` option in pyproject.toml).
 
 Skipping policy: a fixture skips only when the server binary is missing on a developer machine.
 With ``CI`` set (``CI=true``), a missing binary fails the test instead, because CI installs
 ``openssh-server`` and ``postgresql`` precisely so these integration tests run; a silent skip there
-would hide a broken pipeline.
+would hide a broken pipeline (``support.servers.require``).
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
+from support.data import ACCOUNT, Tree, build_tree, generate_cli
+from support.dbt import GEN_ARGS
+from support.servers import FaultProxy, PrivatePostgres, PrivateSshd, find_pg_bindir, find_sshd, require
+from support.sftp_quirk_server import Quirks, QuirkSftpServer
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dlt_pipeline.synthetic.generator import session_stream_root
 
-# the path entry above makes this work with --import-mode=importlib and without tests/__init__.py
-from servers import (
-    FaultProxy,
-    PrivatePostgres,
-    PrivateSshd,
-    find_pg_bindir,
-    find_sshd,
-    is_ci,
-)
+T = TypeVar("T")
 
 
-def _require(found: str | None, what: str, package: str) -> None:
-    """Skip (developer machine) or fail (CI) when a server binary is missing."""
-    if found is not None:
-        return
-    message = f"{what} not found; install the Debian package '{package}' to run this test"
-    if is_ci():
-        pytest.fail(f"{message} (CI is set, so this is an error, not a skip)", pytrace=False)
-    pytest.skip(message)
+def _factory(new: Callable[..., T], stop: Callable[[T], object],
+             start: Callable[[T], T] = lambda made: made) -> Iterator[Callable[..., T]]:
+    """Body of a factory fixture: the test calls it to `new` (then `start`) things; all are stopped afterwards,
+    also those whose start failed."""
+    made: list[T] = []
+
+    def make(*args: Any, **kwargs: Any) -> T:  # noqa: ANN401
+        thing = new(*args, **kwargs)
+        made.append(thing)
+        return start(thing)
+
+    yield make
+    for thing in made:
+        stop(thing)
+
+
+SSHD_BINARY = (find_sshd, "/usr/sbin/sshd", "openssh-server")
+POSTGRES_BINARIES = (find_pg_bindir, "PostgreSQL server binaries (initdb, pg_ctl)", "postgresql")
+
+
+def _require(binary: tuple[Callable[[], str | None], str, str]) -> None:
+    find, what, package = binary
+    require(find(), what, package)
+
+
+def _running(server: Callable[[], T], binary: tuple[Callable[[], str | None], str, str]) -> Iterator[T]:
+    """Body of a fixture that serves one private server (a context manager) while it is in scope."""
+    _require(binary)
+    with server() as running:  # type: ignore[attr-defined]
+        yield running
 
 
 @pytest.fixture(scope="session")
 def sshd() -> Iterator[PrivateSshd]:
     """One private sshd for the whole session. Do not stop/restart it: use ``fresh_sshd``."""
-    _require(find_sshd(), "/usr/sbin/sshd", "openssh-server")
-    with PrivateSshd() as server:
-        yield server
+    yield from _running(PrivateSshd, SSHD_BINARY)
 
 
 @pytest.fixture
 def fresh_sshd() -> Iterator[Callable[[], PrivateSshd]]:
     """Factory for private sshd instances owned by one test (free to stop, restart, break)."""
-    _require(find_sshd(), "/usr/sbin/sshd", "openssh-server")
-    servers: list[PrivateSshd] = []
-
-    def make() -> PrivateSshd:
-        server = PrivateSshd()
-        servers.append(server)
-        return server.start()
-
-    yield make
-    for server in servers:
-        server.close()
+    _require(SSHD_BINARY)
+    yield from _factory(PrivateSshd, PrivateSshd.close, PrivateSshd.start)
 
 
 @pytest.fixture
 def fault_proxy() -> Iterator[Callable[[int], FaultProxy]]:
     """Factory for :class:`FaultProxy` instances in front of a port; all stopped after the test."""
-    proxies: list[FaultProxy] = []
-
-    def make(target_port: int) -> FaultProxy:
-        proxy = FaultProxy(target_port)
-        proxies.append(proxy)
-        return proxy
-
-    yield make
-    for proxy in proxies:
-        proxy.stop()
+    yield from _factory(FaultProxy, FaultProxy.stop)
 
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PrivatePostgres]:
     """One private PostgreSQL cluster (role ``loader``, database ``warehouse``) per session."""
-    _require(find_pg_bindir(), "PostgreSQL server binaries (initdb, pg_ctl)", "postgresql")
-    with PrivatePostgres() as server:
-        yield server
+    yield from _running(PrivatePostgres, POSTGRES_BINARIES)
+
+
+@pytest.fixture
+def quirky() -> Iterator[Callable[..., QuirkSftpServer]]:
+    """Factory: a started QuirkSftpServer with the given quirks; all stopped after the test."""
+    yield from _factory(lambda **quirks: QuirkSftpServer(Quirks(**quirks)), QuirkSftpServer.__exit__,
+                        QuirkSftpServer.start)
+
+
+@pytest.fixture(scope="session")
+def template_tree(tmp_path_factory: pytest.TempPathFactory) -> Tree:
+    """A generated tree with exact ground truth (see ``support.data.build_tree``), built once per session."""
+    return build_tree(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture
+def tree(template_tree: Tree, tmp_path: Path) -> Tree:
+    """A private copy of the template tree for one test (tests add, break or fix files in it)."""
+    return template_tree.copy_to(tmp_path / "src")
+
+
+@pytest.fixture(scope="session")
+def mart_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    """The mart tests' data: the generator's command line with ``support.dbt.GEN_ARGS``, run once per session.
+
+    Returns (ground truth, the account's session_stream folder). Read-only: tests load it or copy from it.
+    """
+    out = tmp_path_factory.mktemp("mart_data")
+    return generate_cli(out, *GEN_ARGS), session_stream_root(out, ACCOUNT)

@@ -20,7 +20,7 @@ import pyarrow as pa
 from dlt_pipeline.session_stream.columns import LineCheckNeeded
 from dlt_pipeline.session_stream.contract import find_nul, nul_reason, validate
 from dlt_pipeline.session_stream.pii import PiiPolicy
-from dlt_pipeline.session_stream.reshape import BatchBuilder, FileContext, Reject
+from dlt_pipeline.session_stream.reshape import BatchBuilder, FileContext
 
 CHUNK = 4 << 20
 BOM = b"\xef\xbb\xbf"
@@ -30,6 +30,15 @@ RAW_TEXT_LIMIT = 2000
 
 class FileProblem(Exception):
     """The whole file cannot be loaded (not gzip, corrupt, empty); the message is the quarantine reason."""
+
+
+@dataclass
+class Reject:
+    """A line that cannot be loaded, with the reason the user sees in the rejects table."""
+
+    line_number: int
+    reason: str
+    raw_text: str | None
 
 
 @dataclass

@@ -86,15 +86,6 @@ class ColumnBuilder:
 
 
 @dataclass
-class Reject:
-    """A line that cannot be loaded, with the reason the user sees in the rejects table."""
-
-    line_number: int
-    reason: str
-    raw_text: str | None
-
-
-@dataclass
 class FileContext:
     """Per-file constants stamped on every session row for lineage."""
 

@@ -1,7 +1,10 @@
 {#-
   One row per (surviving) session: how many child rows of each kind its surviving version has, and the
-  sums the reconciliation tests compare. Children are aggregated per raw session row (their root row id)
-  and then joined to the surviving version only.
+  sums the reconciliation tests compare. Built from the same int_monetate__<child> models the child marts
+  list (offer_exposure from int_monetate__offers, purchase_items from int_monetate__purchase_line_items),
+  so a count here always equals the rows of the corresponding mart. Those models hold the surviving
+  version's rows only; they are aggregated per session row and attached to every surviving session
+  (0 when it has none).
 -#}
 with sessions as (
 
@@ -11,22 +14,22 @@ with sessions as (
 
 offers as (
     select session_row_id, count(*) as offer_count
-    from {{ ref('stg_monetate__offers') }} group by session_row_id
+    from {{ ref('int_monetate__offers') }} group by session_row_id
 ),
 
 page_events as (
     select session_row_id, count(*) as page_event_count
-    from {{ ref('stg_monetate__page_events') }} group by session_row_id
+    from {{ ref('int_monetate__page_events') }} group by session_row_id
 ),
 
 custom_targets as (
     select session_row_id, count(*) as custom_target_count
-    from {{ ref('stg_monetate__custom_targets') }} group by session_row_id
+    from {{ ref('int_monetate__custom_targets') }} group by session_row_id
 ),
 
 purchases as (
     select session_row_id, count(*) as purchases_row_count, sum(purchase_value) as purchases_value
-    from {{ ref('stg_monetate__purchases') }} group by session_row_id
+    from {{ ref('int_monetate__purchases') }} group by session_row_id
 ),
 
 purchase_lines as (
@@ -35,7 +38,7 @@ purchase_lines as (
         count(*) as purchase_line_count,
         sum(purchase_value) as purchase_lines_value,
         max(purchased_at) as last_purchased_at
-    from {{ ref('stg_monetate__purchase_lines') }} group by session_row_id
+    from {{ ref('int_monetate__purchase_lines') }} group by session_row_id
 ),
 
 items as (
@@ -44,17 +47,17 @@ items as (
         count(*) as purchased_item_count,
         sum(quantity) as purchased_quantity,
         sum(unit_price * quantity) as purchased_items_value
-    from {{ ref('stg_monetate__purchase_line_items') }} group by session_row_id
+    from {{ ref('int_monetate__purchase_line_items') }} group by session_row_id
 ),
 
 cart_lines as (
     select session_row_id, count(*) as cart_line_count
-    from {{ ref('stg_monetate__cart_lines') }} group by session_row_id
+    from {{ ref('int_monetate__cart_lines') }} group by session_row_id
 ),
 
 view_lines as (
     select session_row_id, count(*) as view_line_count
-    from {{ ref('stg_monetate__view_lines') }} group by session_row_id
+    from {{ ref('int_monetate__view_lines') }} group by session_row_id
 ),
 
 final as (

@@ -20,7 +20,7 @@ joined as (
     select
         sessions.*,
         loads.loaded_at,
-        sessions.guid || '|' || {{ to_text('sessions.start_time_ms') }} as session_key
+        {{ dbt.concat(['sessions.guid', "'|'", dbt.cast('sessions.start_time_ms', dbt.type_string())]) }} as session_key
     from sessions
     left join loads
         on sessions.load_id = loads.load_id

@@ -18,7 +18,19 @@ with offers as (
 
 sessions as (
 
-    select * from {{ ref('sessions_fact') }}
+    select * from {{ ref('int_monetate__sessions_enriched') }}
+    where {{ monetate_incremental_filter('session_key') }}
+
+),
+
+purchases as (
+
+    {#- the session's latest purchase, from the purchase lines of its surviving version (the same rows
+        that give sessions_fact.last_purchase_at) -#}
+    select session_id, max(purchased_at) as last_purchased_at
+    from {{ ref('int_monetate__purchase_lines') }}
+    where {{ monetate_incremental_filter('session_key') }}
+    group by session_id
 
 ),
 
@@ -32,9 +44,13 @@ final as (
         sessions.session_date,
         sessions.session_start_at,
         offers.first_seen_at,
-        {{ seconds_between('sessions.session_start_at', 'offers.first_seen_at') }} as seconds_from_session_start,
+        cast(
+            {{ dbt.datediff('sessions.session_start_at', 'offers.first_seen_at', 'millisecond') }} / 1000.0
+            as decimal(18, 3)
+        ) as seconds_from_session_start,
         case
-            when sessions.last_purchase_at is not null and sessions.last_purchase_at >= offers.first_seen_at then true
+            when purchases.last_purchased_at is not null
+                and purchases.last_purchased_at >= offers.first_seen_at then true
             else false
         end as purchased_after_exposure,
 
@@ -57,6 +73,8 @@ final as (
     from offers
     inner join sessions
         on offers.session_id = sessions.session_id
+    left join purchases
+        on offers.session_id = purchases.session_id
 
 )
 

@@ -25,14 +25,17 @@ purchase_lines as (
 
 sessions as (
 
-    select * from {{ ref('sessions_fact') }}
+    select * from {{ ref('int_monetate__sessions_enriched') }}
+    where {{ monetate_incremental_filter('session_key') }}
 
 ),
 
 final as (
 
     select
-        items.session_id || '|' || items.purchase_id || '|' || {{ to_text('items.item_index') }} as purchase_item_key,
+        {{ dbt.concat([
+            'items.session_id', "'|'", 'items.purchase_id', "'|'", dbt.cast('items.item_index', dbt.type_string())
+        ]) }} as purchase_item_key,
         items.session_id,
         items.session_key,
         items.purchase_id,

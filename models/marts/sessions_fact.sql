@@ -10,7 +10,7 @@
 
 with sessions as (
 
-    select * from {{ ref('int_monetate__sessions_deduped') }}
+    select * from {{ ref('int_monetate__sessions_enriched') }}
     where {{ monetate_incremental_filter('session_key') }}
 
 ),
@@ -19,12 +19,6 @@ child_counts as (
 
     select * from {{ ref('int_monetate__session_child_counts') }}
     where {{ monetate_incremental_filter('session_key') }}
-
-),
-
-countries as (
-
-    select country_code, country_name from {{ ref('iso_3166_countries') }}
 
 ),
 
@@ -42,9 +36,9 @@ final as (
         -- time
         sessions.session_start_at,
         sessions.session_end_at,
-        {{ to_date('sessions.session_start_at') }} as session_date,
-        {{ hour_of_day('sessions.session_start_at') }} as session_start_hour,
-        {{ seconds_between('sessions.session_start_at', 'sessions.session_end_at') }} as session_duration_seconds,
+        sessions.session_date,
+        sessions.session_start_hour,
+        sessions.session_duration_seconds,
 
         -- device, browser, OS, screen, geo
         sessions.device_type,
@@ -55,7 +49,7 @@ final as (
         sessions.screen_width,
         sessions.screen_height,
         sessions.country_code,
-        countries.country_name,
+        sessions.country_name,
         sessions.region,
         sessions.city,
 
@@ -77,7 +71,7 @@ final as (
         sessions.has_stealth,
         sessions.is_bounce,
         sessions.is_closed,
-        case when coalesce(sessions.purchase_count, 0) > 0 then true else false end as is_converted,
+        sessions.is_converted,
 
         -- purchases
         sessions.purchase_count,
@@ -114,8 +108,6 @@ final as (
     from sessions
     left join child_counts
         on sessions.session_row_id = child_counts.session_row_id
-    left join countries
-        on sessions.country_code = countries.country_code
 
 )
 

@@ -4,7 +4,7 @@
 -- time_on_site is whole seconds; the vendor's rounding allows one second against end - start.
 with sessions as (
 
-    select * from {{ ref('int_monetate__sessions_deduped') }}
+    select * from {{ ref('int_monetate__sessions_enriched') }}
 
 ),
 
@@ -29,7 +29,7 @@ joined as (
         sessions.page_views_ss,
         sessions.session_count,
         sessions.time_on_site_seconds,
-        {{ seconds_between('sessions.session_start_at', 'sessions.session_end_at') }} as duration_seconds,
+        sessions.session_duration_seconds as duration_seconds,
         counts.purchases_row_count,
         counts.purchase_line_count,
         counts.cart_line_count
@@ -42,55 +42,55 @@ joined as (
 checks as (
 
     select session_id, 'has_purchase agrees with purchase_count > 0' as check_name,
-           {{ boolean_to_text('has_purchase') }} as flag_or_expected, {{ to_text('purchase_count') }} as actual
+           {{ dbt.cast_bool_to_text('has_purchase') }} as flag_or_expected, {{ dbt.cast('purchase_count', dbt.type_string()) }} as actual
     from joined
     where has_purchase is null or has_purchase <> (purchase_count > 0)
 
     union all
     select session_id, 'purchase_count = number of purchases',
-           {{ to_text('purchase_count') }}, {{ to_text('purchases_row_count') }}
+           {{ dbt.cast('purchase_count', dbt.type_string()) }}, {{ dbt.cast('purchases_row_count', dbt.type_string()) }}
     from joined
     where purchase_count <> purchases_row_count and capped_fields not like '%purchases%'
 
     union all
     select session_id, 'purchase_count = number of purchase_lines',
-           {{ to_text('purchase_count') }}, {{ to_text('purchase_line_count') }}
+           {{ dbt.cast('purchase_count', dbt.type_string()) }}, {{ dbt.cast('purchase_line_count', dbt.type_string()) }}
     from joined
     where purchase_count <> purchase_line_count and capped_fields not like '%purchase_lines%'
 
     union all
     select session_id, 'has_product_view agrees with product_view_count > 0',
-           {{ boolean_to_text('has_product_view') }}, {{ to_text('product_view_count') }}
+           {{ dbt.cast_bool_to_text('has_product_view') }}, {{ dbt.cast('product_view_count', dbt.type_string()) }}
     from joined
     where has_product_view is null or has_product_view <> (product_view_count > 0)
 
     union all
     select session_id, 'has_cart agrees with cart_lines present',
-           {{ boolean_to_text('has_cart') }}, {{ to_text('cart_line_count') }}
+           {{ dbt.cast_bool_to_text('has_cart') }}, {{ dbt.cast('cart_line_count', dbt.type_string()) }}
     from joined
     where (has_cart is null or has_cart <> (cart_line_count > 0)) and capped_fields not like '%cart_lines%'
 
     union all
     select session_id, 'is_bounce implies at most one page view',
-           {{ boolean_to_text('is_bounce') }}, {{ to_text('page_views') }}
+           {{ dbt.cast_bool_to_text('is_bounce') }}, {{ dbt.cast('page_views', dbt.type_string()) }}
     from joined
     where is_bounce and page_views > 1
 
     union all
     select session_id, 'page_views_ss = page_views squared (one session)',
-           {{ to_text('page_views * page_views') }}, {{ to_text('page_views_ss') }}
+           {{ dbt.cast('page_views * page_views', dbt.type_string()) }}, {{ dbt.cast('page_views_ss', dbt.type_string()) }}
     from joined
     where page_views_ss <> page_views * page_views
 
     union all
     select session_id, 'session_count = 1',
-           '1', {{ to_text('session_count') }}
+           '1', {{ dbt.cast('session_count', dbt.type_string()) }}
     from joined
     where session_count <> 1
 
     union all
     select session_id, 'time_on_site within 1 s of end - start',
-           {{ to_text('duration_seconds') }}, {{ to_text('time_on_site_seconds') }}
+           {{ dbt.cast('duration_seconds', dbt.type_string()) }}, {{ dbt.cast('time_on_site_seconds', dbt.type_string()) }}
     from joined
     where abs(time_on_site_seconds - duration_seconds) > 1
 

@@ -1,15 +1,18 @@
--- Reconciliation across marts: per session, purchase_items add up to sessions_fact's item count and item
--- value, and offer_exposure has exactly offer_count rows. Fails with one row per offending session.
+-- Reconciliation across marts: per session, purchase_items add up to sessions_fact's item count, item
+-- value and purchased quantity, and offer_exposure has exactly offer_count rows. sessions_fact's counts
+-- and the child marts' rows are built from the same intermediate child models, so any difference is a
+-- bug (or an incremental run that touched one mart and not the other). Fails with one row per offending
+-- session.
 with facts as (
 
-    select session_id, offer_count, purchased_item_count, purchased_items_value
+    select session_id, offer_count, purchased_item_count, purchased_items_value, purchased_quantity
     from {{ ref('sessions_fact') }}
 
 ),
 
 items as (
 
-    select session_id, count(*) as item_rows, sum(line_value) as items_value
+    select session_id, count(*) as item_rows, sum(line_value) as items_value, sum(quantity) as items_quantity
     from {{ ref('purchase_items') }}
     group by session_id
 
@@ -29,6 +32,8 @@ select
     coalesce(items.item_rows, 0) as purchase_items_rows,
     facts.purchased_items_value,
     items.items_value as purchase_items_value,
+    facts.purchased_quantity,
+    coalesce(items.items_quantity, 0) as purchase_items_quantity,
     facts.offer_count,
     coalesce(exposures.exposure_rows, 0) as offer_exposure_rows
 from facts
@@ -36,4 +41,5 @@ left join items on facts.session_id = items.session_id
 left join exposures on facts.session_id = exposures.session_id
 where facts.purchased_item_count <> coalesce(items.item_rows, 0)
    or abs(coalesce(facts.purchased_items_value, 0) - coalesce(items.items_value, 0)) > 0.005
+   or coalesce(facts.purchased_quantity, 0) <> coalesce(items.items_quantity, 0)
    or facts.offer_count <> coalesce(exposures.exposure_rows, 0)

@@ -11,41 +11,32 @@ from pathlib import Path
 from typing import Any
 
 import dlt
-import duckdb
 import pytest
-from loader_helpers import Target, days_ago, explain, run_loader, sftp_args
-from servers import PrivateSshd
+from support.data import ACCOUNT, days_ago, write_window
+from support.loader import Target, explain
+from support.servers import PrivateSshd
+from support.sftp import sftp_args
+from support.warehouse import SCHEMA, duckdb_query
 
 from dlt_pipeline.session_stream import session_stream
-from dlt_pipeline.synthetic.generator import CHILD_TABLES, make_session, session_stream_root, write_session_file
+from dlt_pipeline.synthetic.generator import CHILD_TABLES, session_stream_root
 
-ACCOUNT = 1234
 DAY = days_ago(1)
 TABLES = ("sessions", *CHILD_TABLES, "session_stream_files")
 IGNORED = {"_dlt_load_id", "load_id", "loaded_at", "modified_at"}  # when a row was loaded, not what it holds
 # (and the ledger's `_dlt_id`, which dlt draws at random for each row it is given as a dict)
 
 
-def _file(out: Path, hhmm: str, token: int, first: int, n: int = 3) -> None:
-    start = int(f"{DAY:%s}") * 1000 + int(hhmm[:2]) * 3_600_000 + int(hhmm[2:]) * 60_000
-    sessions = [make_session(ACCOUNT, start + i * 1000, seed=first + i) for i in range(n)]
-    write_session_file(out, ACCOUNT, f"{DAY:%Y%m%d}T{hhmm}00.000Z_PT15M-{token}.json.gz", sessions)
-
-
-def _rows(path: Path, dataset: str = "monetate_raw") -> dict[str, list[tuple[Any, ...]]]:
+def _rows(path: Path, dataset: str = SCHEMA) -> dict[str, list[tuple[Any, ...]]]:
     """Every raw table's rows without load bookkeeping, sorted: two warehouses compare equal row for row."""
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        out = {}
-        for table in TABLES:
-            cols = [c for (c,) in con.sql(f"select column_name from information_schema.columns where table_schema = "
-                                          f"'{dataset}' and table_name = '{table}' order by column_name").fetchall()
-                    if c not in IGNORED and not (c == "_dlt_id" and table == "session_stream_files")]
-            rows = con.sql(f'select {", ".join(cols)} from {dataset}."{table}"').fetchall()
-            out[table] = sorted(rows, key=repr)
-        return out
-    finally:
-        con.close()
+    q = duckdb_query(path)
+    out = {}
+    for table in TABLES:
+        cols = [c for (c,) in q(f"select column_name from information_schema.columns where table_schema = "
+                                f"'{dataset}' and table_name = '{table}' order by column_name")
+                if c not in IGNORED and not (c == "_dlt_id" and table == "session_stream_files")]
+        out[table] = sorted(q(f'select {", ".join(cols)} from {dataset}."{table}"'), key=repr)
+    return out
 
 
 def _pipeline(tmp_path: Path, name: str) -> dlt.Pipeline:
@@ -58,7 +49,7 @@ def test_users_own_pipeline_loads_once_and_equals_the_command_line(sshd: Private
                                                                    via: str) -> None:
     out = tmp_path / "src"
     for k in range(3):
-        _file(out, f"{10 + k}00", 100 + k, first=10 * k)
+        write_window(out, DAY, f"{10 + k}00", 100 + k, 3, first_seed=10 * k)
     root = session_stream_root(out, ACCOUNT)
     url = sshd.url(root) if via == "sftp" else str(root)
     keys = {"private_key": str(sshd.client_key_path), "known_hosts": str(sshd.known_hosts_path)} if via == "sftp" \
@@ -74,13 +65,13 @@ def test_users_own_pipeline_loads_once_and_equals_the_command_line(sshd: Private
     assert len(first["sessions"]) == 9 and len(first["session_stream_files"]) == 3
     run()
     assert _rows(db) == first, "a second run must load nothing"
-    _file(out, "0900", 99, first=90)  # a late file for an earlier window
+    write_window(out, DAY, "0900", 99, 3, first_seed=90)  # a late file for an earlier window
     run()
     run()
     after = _rows(db)
     assert len(after["sessions"]) == 12 and len(after["session_stream_files"]) == 4
 
     target = Target(tmp_path / "cli")
-    proc = run_loader(*sftp_args(sshd, root), *target.args(), "--start-date", DAY.isoformat())
+    proc = target.run(*sftp_args(sshd, root), "--start-date", DAY.isoformat())
     assert proc.returncode == 0, explain(proc)
     assert _rows(target.duckdb_path) == after, "the source and the command line must write the same rows"

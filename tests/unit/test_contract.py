@@ -3,7 +3,6 @@ and fields the code does not know keep every value whatever its JSON type (no se
 
 from __future__ import annotations
 
-import gzip
 import random
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,13 +11,13 @@ from typing import Any
 import orjson
 import pyarrow as pa
 import pytest
+from support.data import gzip_lines, numbered_session
 
 from dlt_pipeline.session_stream.columns import OpenColumns
 from dlt_pipeline.session_stream.contract import validate
 from dlt_pipeline.session_stream.parse import parse_file
 from dlt_pipeline.session_stream.pii import PiiPolicy
 from dlt_pipeline.session_stream.reshape import FileContext
-from dlt_pipeline.synthetic.generator import make_session
 
 # (field, value, word the quarantine reason must contain; None = the line must load)
 CASES: list[tuple[str, Any, str | None]] = [
@@ -44,8 +43,7 @@ CTX = FileContext("2026/11/24/f.json.gz", "f.json.gz", datetime(2026, 11, 24, tz
 
 
 def _session(i: int, **overrides: Any) -> dict[str, Any]:
-    doc = make_session(1234, 1_795_305_600_000 + i * 60_000, seed=i)
-    doc["session_id"] = f"s{i}"
+    doc = numbered_session(i, seed_base=0, session_id=f"s{i}")
     for key, value in overrides.items():
         if value is None and key in ("session_id", "start_time"):
             doc.pop(key)
@@ -57,7 +55,7 @@ def _session(i: int, **overrides: Any) -> dict[str, Any]:
 def _load(tmp_path: Path, docs: list[dict[str, Any]], batch_size: int,
           pii: PiiPolicy | None = None) -> tuple[set[int], dict[int, Any], dict[str, list[pa.Table]]]:
     path = tmp_path / "f.json.gz"
-    path.write_bytes(gzip.compress(b"\n".join(orjson.dumps(d) for d in docs)))
+    path.write_bytes(gzip_lines(docs, newline_at_end=False))
     loaded: set[int] = set()
     rejects: dict[int, Any] = {}
     tables: dict[str, list[pa.Table]] = {}
@@ -149,7 +147,8 @@ def test_rejected_lines_keep_no_personal_data_under_pii_hash(tmp_path: Path) -> 
 
 def test_byte_order_mark_does_not_cost_the_first_line(tmp_path: Path) -> None:
     path = tmp_path / "bom.json.gz"
-    path.write_bytes(gzip.compress(b"\xef\xbb\xbf" + b"\n".join(orjson.dumps(_session(i)) for i in range(3))))
+    lines = [orjson.dumps(_session(i)) for i in range(3)]
+    path.write_bytes(gzip_lines([b"\xef\xbb\xbf" + lines[0], *lines[1:]], newline_at_end=False))
     batches = list(parse_file(path, CTX, PiiPolicy(), 100, 1 << 20))
     assert sum(b.sessions for b in batches) == 3 and not any(b.rejects for b in batches)
 

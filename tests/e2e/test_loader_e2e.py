@@ -12,49 +12,22 @@ import gzip
 import hashlib
 import importlib.util
 import os
-import re
 import shutil
 from collections import Counter, defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from loader_helpers import CHILD_TABLES, DATASET, Target, days_ago, explain, run_loader, sftp_args
+from support.data import ACCOUNT, days_ago, write_window
+from support.loader import Target, explain, listed_days, run_loader, summary
+from support.sftp import sftp_args
+from support.warehouse import SCHEMA
 
-from dlt_pipeline.synthetic.generator import generate, make_session, read_tree, session_stream_root, write_session_file
+from dlt_pipeline.synthetic.generator import CHILD_TABLES, generate, read_tree, session_stream_root
 
-ACCOUNT = 4711
 SECOND_ACCOUNT = 8150
-SUMMARY_RE = re.compile(
-    r"files listed (\d+), already loaded (\d+), loaded now (\d+), quarantined (\d+), waiting .*? (\d+)"
-)
-DAYS_RE = re.compile(r"day folders (\d{4}-\d{2}-\d{2}) \.\. (\d{4}-\d{2}-\d{2})")
-
-
-def summary(stdout: str) -> dict[str, int]:
-    """The counters of the run summary line (listed, known, loaded, quarantined, waiting)."""
-    match = SUMMARY_RE.search(stdout)
-    assert match, f"no summary line in output:\n{stdout}"
-    return dict(zip(("listed", "known", "loaded", "quarantined", "waiting"), map(int, match.groups()), strict=True))
-
-
-def listed_days(stdout: str) -> tuple[date, date]:
-    match = DAYS_RE.search(stdout)
-    assert match, f"no 'day folders' in output:\n{stdout}"
-    return date.fromisoformat(match.group(1)), date.fromisoformat(match.group(2))
-
-
-def window_name(day: date, hhmm: str, token: int) -> str:
-    return f"{day:%Y%m%d}T{hhmm}00.000Z_PT15M-{token}.json.gz"
-
-
-def sessions_for(day: date, hhmm: str, n: int, seed: int, account: int = ACCOUNT, **overrides: Any) -> list[dict]:
-    """`n` valid sessions that start in the window `day hhmm` (UTC)."""
-    start = datetime(day.year, day.month, day.day, int(hhmm[:2]), int(hhmm[2:]), tzinfo=UTC)
-    base_ms = int(start.timestamp() * 1000)
-    return [make_session(account, base_ms + 1000 * i, seed=seed * 1000 + i, **overrides) for i in range(n)]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -71,7 +44,7 @@ def first_load(sshd: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     )
     target = Target(base / "warehouse")
     root = session_stream_root(data, ACCOUNT)
-    proc = run_loader(*sftp_args(sshd, root), *target.args())
+    proc = target.run(*sftp_args(sshd, root))
     assert proc.returncode == 0, explain(proc)
     return {"truth": truth, "raw": truth["raw"], "target": target, "root": root, "data": data, "proc": proc,
             "sshd": sshd}
@@ -92,16 +65,16 @@ def test_first_load_revenue_totals_equal_truth(first_load: dict[str, Any]) -> No
     raw, target = first_load["raw"], first_load["target"]
     approx = {"rel": 1e-9, "abs": 0.01}
     assert raw["session_value"] > 0
-    assert target.scalar(f"select sum(session_value) from {DATASET}.sessions") == pytest.approx(
+    assert target.scalar(f"select sum(session_value) from {SCHEMA}.sessions") == pytest.approx(
         raw["session_value"], **approx)
-    assert target.scalar(f"select sum(value) from {DATASET}.sessions__purchases") == pytest.approx(
+    assert target.scalar(f"select sum(value) from {SCHEMA}.sessions__purchases") == pytest.approx(
         raw["purchases_value"], **approx)
-    assert target.scalar(f"select sum(value) from {DATASET}.sessions__purchase_lines") == pytest.approx(
+    assert target.scalar(f"select sum(value) from {SCHEMA}.sessions__purchase_lines") == pytest.approx(
         raw["purchase_lines_value"], **approx)
     assert target.scalar(
-        f"select sum(unit_price * quantity) from {DATASET}.sessions__purchase_lines__items"
+        f"select sum(unit_price * quantity) from {SCHEMA}.sessions__purchase_lines__items"
     ) == pytest.approx(raw["items_value"], **approx)
-    assert target.scalar(f"select sum(quantity) from {DATASET}.sessions__purchase_lines__items") == raw[
+    assert target.scalar(f"select sum(quantity) from {SCHEMA}.sessions__purchase_lines__items") == raw[
         "items_quantity"]
 
 
@@ -114,26 +87,26 @@ def test_every_child_row_joins_its_parent_and_carries_session_id(first_load: dic
             select count(*) filter (where p._dlt_id is null),
                    count(*) filter (where p._dlt_id is not null and c.session_id is distinct from p.session_id),
                    count(*) filter (where c.session_id is null)
-            from {DATASET}.{table} c left join {DATASET}.{parent} p on c._dlt_parent_id = p._dlt_id""")[0]
+            from {SCHEMA}.{table} c left join {SCHEMA}.{parent} p on c._dlt_parent_id = p._dlt_id""")[0]
         assert (orphans, mismatched, no_session) == (0, 0, 0), table
         bad_root = target.scalar(f"""
-            select count(*) from {DATASET}.{table} c left join {DATASET}.sessions s on c._dlt_root_id = s._dlt_id
+            select count(*) from {SCHEMA}.{table} c left join {SCHEMA}.sessions s on c._dlt_root_id = s._dlt_id
             where s._dlt_id is null or s.session_id <> c.session_id""")
         assert bad_root == 0, table
     # ids are unique and deterministic per file + line: no two rows share one
     for table in ("sessions", *CHILD_TABLES):
-        assert target.scalar(f"select count(*) - count(distinct _dlt_id) from {DATASET}.{table}") == 0, table
+        assert target.scalar(f"select count(*) - count(distinct _dlt_id) from {SCHEMA}.{table}") == 0, table
     # items know their purchase: purchase_id is the parent purchase_lines row's id
     assert target.scalar(f"""
-        select count(*) from {DATASET}.sessions__purchase_lines__items i
-        join {DATASET}.sessions__purchase_lines p on i._dlt_parent_id = p._dlt_id where i.purchase_id <> p.id""") == 0
+        select count(*) from {SCHEMA}.sessions__purchase_lines__items i
+        join {SCHEMA}.sessions__purchase_lines p on i._dlt_parent_id = p._dlt_id where i.purchase_id <> p.id""") == 0
 
 
 def test_ledger_has_one_loaded_row_per_file(first_load: dict[str, Any]) -> None:
     """`session_stream_files`: one row per file, status loaded, sessions per file as written."""
     truth, target = first_load["truth"], first_load["target"]
     rows = target.sql(f"select file_path, file_name, status, sessions_loaded, rejected_lines, size_bytes, day, "
-                      f"window_start, load_id from {DATASET}.session_stream_files")
+                      f"window_start, load_id from {SCHEMA}.session_stream_files")
     assert len(rows) == truth["raw"]["files"]
     assert {r[0]: r[3] for r in rows} == {f["path"]: f["sessions"] for f in truth["files"]}
     assert sum(r[3] for r in rows) == truth["raw"]["sessions"]
@@ -147,10 +120,10 @@ def test_ledger_has_one_loaded_row_per_file(first_load: dict[str, Any]) -> None:
 def test_sessions_carry_their_lineage(first_load: dict[str, Any]) -> None:
     """File name, path, window start and 1-based line of every session row match the file it came from."""
     truth, target = first_load["truth"], first_load["target"]
-    per_path = dict(target.sql(f"select _source_path, count(*) from {DATASET}.sessions group by 1"))
+    per_path = dict(target.sql(f"select _source_path, count(*) from {SCHEMA}.sessions group by 1"))
     assert per_path == {f["path"]: f["sessions"] for f in truth["files"]}
     bad = target.scalar(f"""
-        select count(*) from {DATASET}.sessions
+        select count(*) from {SCHEMA}.sessions
         where _source_path <> strftime(_source_window_start at time zone 'UTC', '%Y/%m/%d') || '/' || _source_file
            or _source_file not like
               strftime(_source_window_start at time zone 'UTC', '%Y%m%dT%H%M%S') || '.000Z_PT15M-%'
@@ -159,11 +132,11 @@ def test_sessions_carry_their_lineage(first_load: dict[str, Any]) -> None:
     # lines are 1..n within each file, each once
     assert target.scalar(f"""
         select count(*) from (select _source_path, count(*) n, count(distinct _source_line) d, max(_source_line) m
-                              from {DATASET}.sessions group by 1) where n <> d or n <> m""") == 0
+                              from {SCHEMA}.sessions group by 1) where n <> d or n <> m""") == 0
     # spot-check a few lines against the files themselves
     expected = {(p, i): s["session_id"] for p, i, s in read_tree(first_load["data"], ACCOUNT) if i in (1, 3)}
     got = {(p, i): sid for p, i, sid in target.sql(
-        f"select _source_path, _source_line, session_id from {DATASET}.sessions where _source_line in (1, 3)")}
+        f"select _source_path, _source_line, session_id from {SCHEMA}.sessions where _source_line in (1, 3)")}
     assert got == expected
 
 
@@ -179,13 +152,13 @@ def test_redelivered_file_is_a_new_file_and_its_sessions_stay_with_lineage(first
     first, second = pairs[0]
     assert first.name[:20] == second.name[:20] and first.name != second.name  # same window, new token
     rel = [p.relative_to(root).as_posix() for p in (first, second)]
-    statuses = target.sql(f"select file_path, status from {DATASET}.session_stream_files "
+    statuses = target.sql(f"select file_path, status from {SCHEMA}.session_stream_files "
                           f"where file_path in ('{rel[0]}', '{rel[1]}')")
     assert sorted(statuses) == [(rel[0], "loaded"), (rel[1], "loaded")]
     lines = sum(1 for _ in gzip.open(first))
     per_session = target.sql(f"""
         select session_id, count(*), count(distinct _source_file), list(distinct _source_file order by _source_file)
-        from {DATASET}.sessions where _source_path in ('{rel[0]}', '{rel[1]}') group by 1""")
+        from {SCHEMA}.sessions where _source_path in ('{rel[0]}', '{rel[1]}') group by 1""")
     assert len(per_session) == lines
     for _sid, n, files, names in per_session:
         assert (n, files, names) == (2, 2, [first.name, second.name])
@@ -205,7 +178,7 @@ def test_unknown_generated_fields_survive(first_load: dict[str, Any]) -> None:
     assert target.count("sessions__experiment_flags") == expected_flags
     assert target.count("sessions__search_terms") == expected_terms
     for table in ("sessions__experiment_flags", "sessions__search_terms"):
-        assert target.scalar(f"""select count(*) from {DATASET}.{table} c left join {DATASET}.sessions s
+        assert target.scalar(f"""select count(*) from {SCHEMA}.{table} c left join {SCHEMA}.sessions s
             on c._dlt_parent_id = s._dlt_id where s._dlt_id is null or s.session_id <> c.session_id""") == 0
 
 
@@ -216,14 +189,14 @@ def test_capped_sessions_are_flagged(first_load: dict[str, Any]) -> None:
     assert raw["capped_sessions"] > 0
     assert target.count("sessions", "_capped_fields is not null") == raw["capped_sessions"]
     flagged = Counter()
-    for (fields,) in target.sql(f"select _capped_fields from {DATASET}.sessions where _capped_fields is not null"):
+    for (fields,) in target.sql(f"select _capped_fields from {SCHEMA}.sessions where _capped_fields is not null"):
         flagged.update(fields.split(","))
     kinds = {"offers": "offers", "page_event_ids": "page_event_ids", "view_lines": "view_lines",
              "purchase_items": "purchase_lines.items"}
     for kind, field in kinds.items():
         assert flagged[field] >= truth["extra"].get(f"capped_{kind}", 0) > 0, (kind, flagged)
     # and the big lists themselves are there in full
-    assert target.scalar(f"""select max(n) from (select count(*) n from {DATASET}.sessions__offers
+    assert target.scalar(f"""select max(n) from (select count(*) n from {SCHEMA}.sessions__offers
                              group by _dlt_parent_id)""") >= 1000
 
 
@@ -231,7 +204,7 @@ def test_rerun_loads_nothing(first_load: dict[str, Any]) -> None:
     """A second run over an unchanged server: 0 new files, nothing downloaded, same counts, exit 0."""
     target, sshd = first_load["target"], first_load["sshd"]
     before = target.counts((*target.counts(), "session_stream_files"))
-    proc = run_loader(*sftp_args(sshd, first_load["root"]), *target.args())
+    proc = target.run(*sftp_args(sshd, first_load["root"]))
     assert proc.returncode == 0, explain(proc)
     s = summary(proc.stdout)
     assert s["loaded"] == 0 and s["known"] == s["listed"] == first_load["raw"]["files"]
@@ -248,17 +221,14 @@ def small_tree(tmp_path: Path) -> dict[str, Any]:
     """Two days, three files (one day-2 file holds sessions that started on day 1), loaded once."""
     data = tmp_path / "sftp"
     d1, d2 = days_ago(4), days_ago(3)
-    files = [
-        write_session_file(data, ACCOUNT, window_name(d1, "0100", 1000001), sessions_for(d1, "0100", 3, 1)),
-        write_session_file(data, ACCOUNT, window_name(d1, "0900", 1000002), sessions_for(d1, "0900", 4, 2)),
-        write_session_file(data, ACCOUNT, window_name(d2, "0000", 1000003), sessions_for(d2, "0000", 2, 3)),
-    ]
+    files = [write_window(data, d1, "0100", 1000001, 3, 1), write_window(data, d1, "0900", 1000002, 4, 2),
+             write_window(data, d2, "0000", 1000003, 2, 3)]
     return {"data": data, "root": session_stream_root(data, ACCOUNT), "d1": d1, "d2": d2, "files": files,
             "target": Target(tmp_path / "warehouse"), "sessions": 9}
 
 
 def _load(sshd: Any, tree: dict[str, Any], *extra: str) -> Any:
-    proc = run_loader(*sftp_args(sshd, tree["root"]), *tree["target"].args(), *extra)
+    proc = tree["target"].run(*sftp_args(sshd, tree["root"]), *extra)
     assert proc.returncode == 0, explain(proc)
     return proc
 
@@ -268,8 +238,7 @@ def test_late_file_for_an_earlier_window_is_loaded_once(sshd: Any, small_tree: d
     target = small_tree["target"]
     assert summary(_load(sshd, small_tree).stdout)["loaded"] == 3
     # late: window 03:00 of day 1, between two files already loaded
-    late = write_session_file(small_tree["data"], ACCOUNT, window_name(small_tree["d1"], "0300", 1000009),
-                              sessions_for(small_tree["d1"], "0300", 5, 4))
+    late = write_window(small_tree["data"], small_tree["d1"], "0300", 1000009, 5, 4)
     second = summary(_load(sshd, small_tree).stdout)
     assert (second["listed"], second["known"], second["loaded"]) == (4, 3, 1)
     third = summary(_load(sshd, small_tree).stdout)
@@ -289,14 +258,14 @@ def test_redelivery_after_load_keeps_both_copies(sshd: Any, small_tree: dict[str
     shutil.copyfile(original, again)
     assert summary(_load(sshd, small_tree).stdout)["loaded"] == 1
     assert target.count("sessions") == small_tree["sessions"] + 4
-    rows = target.sql(f"""select session_id, list(_source_file order by _source_file) from {DATASET}.sessions
-                          where session_id in (select session_id from {DATASET}.sessions
+    rows = target.sql(f"""select session_id, list(_source_file order by _source_file) from {SCHEMA}.sessions
+                          where session_id in (select session_id from {SCHEMA}.sessions
                                                where _source_file = '{again.name}') group by 1""")
     assert len(rows) == 4
     assert all(files == [original.name, again.name] for _sid, files in rows)
     # child rows of both copies are kept too, each under its own parent row
-    per_copy = dict(target.sql(f"""select s._source_file, count(*) from {DATASET}.sessions__offers c
-        join {DATASET}.sessions s on c._dlt_parent_id = s._dlt_id
+    per_copy = dict(target.sql(f"""select s._source_file, count(*) from {SCHEMA}.sessions__offers c
+        join {SCHEMA}.sessions s on c._dlt_parent_id = s._dlt_id
         where s._source_file in ('{original.name}', '{again.name}') group by 1"""))
     assert per_copy[original.name] == per_copy[again.name] > 0
 
@@ -311,8 +280,7 @@ def test_incremental_run_lists_only_the_look_back_days(sshd: Any, small_tree: di
     first = _load(sshd, small_tree, "--lookback-days", "1")
     assert listed_days(first.stdout)[0] == small_tree["d1"]  # first run: from the earliest day on the server
     old_day = d2 - timedelta(days=20)
-    old = write_session_file(small_tree["data"], ACCOUNT, window_name(old_day, "1200", 1000042),
-                             sessions_for(old_day, "1200", 2, 5))
+    old = write_window(small_tree["data"], old_day, "1200", 1000042, 2, 5)
     proc = _load(sshd, small_tree, "--lookback-days", "1")
     assert listed_days(proc.stdout)[0] == d2 - timedelta(days=1)
     s = summary(proc.stdout)
@@ -327,16 +295,15 @@ def test_incremental_run_lists_only_the_look_back_days(sshd: Any, small_tree: di
 def test_files_still_being_written_wait_for_the_next_run(sshd: Any, tmp_path: Path) -> None:
     """A file modified less than --min-file-age-seconds ago is listed but left for a later run."""
     data, day = tmp_path / "sftp", days_ago(1)
-    fresh = write_session_file(data, ACCOUNT, window_name(day, "2300", 2500001), sessions_for(day, "2300", 2, 8))
+    fresh = write_window(data, day, "2300", 2500001, 2, 8)
     root, target = session_stream_root(data, ACCOUNT), Target(tmp_path / "warehouse")
-    common = [*sftp_args(sshd, root), "--duckdb-path", str(target.duckdb_path), "--pipelines-dir",
-              str(target.pipelines_dir), "--min-file-age-seconds", "600"]
-    proc = run_loader(*common)
+    common = [*sftp_args(sshd, root), "--min-file-age-seconds", "600"]
+    proc = target.run(*common)
     assert proc.returncode == 0, explain(proc)
     assert summary(proc.stdout) == {"listed": 1, "known": 0, "loaded": 0, "quarantined": 0, "waiting": 1}
     old = fresh.stat().st_mtime - 3600
     os.utime(fresh, (old, old))  # the upload finished an hour ago
-    proc = run_loader(*common)
+    proc = target.run(*common)
     assert proc.returncode == 0, explain(proc)
     assert summary(proc.stdout)["loaded"] == 1
     assert target.count("sessions") == 2
@@ -345,23 +312,22 @@ def test_files_still_being_written_wait_for_the_next_run(sshd: Any, tmp_path: Pa
 def test_unknown_fields_of_any_shape_survive(sshd: Any, tmp_path: Path) -> None:
     """New vendor fields never crash or vanish: scalars become columns, objects/arrays child tables."""
     data, day = tmp_path / "sftp", days_ago(2)
-    sessions = sessions_for(day, "1000", 3, 9, loyalty_tier="gold", ab_bucket=7,
-                            coupons={"SPRING": 5, "VIP": 10},
-                            recent_queries=[{"q": "boots", "hits": 12}, {"q": "hats", "hits": 0, "page": 2}])
-    write_session_file(data, ACCOUNT, window_name(day, "1000", 2000001), sessions)
+    write_window(data, day, "1000", 2000001, 3, 9, loyalty_tier="gold", ab_bucket=7,
+                 coupons={"SPRING": 5, "VIP": 10},
+                 recent_queries=[{"q": "boots", "hits": 12}, {"q": "hats", "hits": 0, "page": 2}])
     target = Target(tmp_path / "warehouse")
-    proc = run_loader(*sftp_args(sshd, session_stream_root(data, ACCOUNT)), *target.args())
+    proc = target.run(*sftp_args(sshd, session_stream_root(data, ACCOUNT)))
     assert proc.returncode == 0, explain(proc)
     columns = target.columns("sessions")
     assert {"loyalty_tier", "ab_bucket"} <= set(columns)
-    assert target.sql(f"select distinct loyalty_tier, ab_bucket from {DATASET}.sessions") == [("gold", 7)]
+    assert target.sql(f"select distinct loyalty_tier, ab_bucket from {SCHEMA}.sessions") == [("gold", 7)]
     assert {"sessions__coupons", "sessions__recent_queries"} <= target.tables()
-    assert sorted(target.sql(f"select id, value from {DATASET}.sessions__coupons")) == sorted(
+    assert sorted(target.sql(f"select id, value from {SCHEMA}.sessions__coupons")) == sorted(
         [("SPRING", 5), ("VIP", 10)] * 3)
-    assert sorted(target.sql(f"select q, hits, page from {DATASET}.sessions__recent_queries")) == sorted(
+    assert sorted(target.sql(f"select q, hits, page from {SCHEMA}.sessions__recent_queries")) == sorted(
         [("boots", 12, None), ("hats", 0, 2)] * 3)
     for table in ("sessions__coupons", "sessions__recent_queries"):
-        assert target.scalar(f"""select count(*) from {DATASET}.{table} c join {DATASET}.sessions s
+        assert target.scalar(f"""select count(*) from {SCHEMA}.{table} c join {SCHEMA}.sessions s
             on c._dlt_parent_id = s._dlt_id and c.session_id = s.session_id""") == target.count(table)
 
 
@@ -372,15 +338,15 @@ def test_second_account_layout(sshd: Any, tmp_path: Path) -> None:
     truth = generate(data, account_id=SECOND_ACCOUNT, start_date=day, days=1, sessions_per_day=400,
                      files_per_window=1, seed=5, redeliver=0, reemit=0.0)
     # the first account's tree sits next to it on the same server and must not leak in
-    write_session_file(data, ACCOUNT, window_name(day, "0100", 3000001), sessions_for(day, "0100", 2, 7))
+    write_window(data, day, "0100", 3000001, 2, 7)
     target = Target(tmp_path / "warehouse")
-    proc = run_loader(*sftp_args(sshd, session_stream_root(data, SECOND_ACCOUNT)), *target.args())
+    proc = target.run(*sftp_args(sshd, session_stream_root(data, SECOND_ACCOUNT)))
     assert proc.returncode == 0, explain(proc)
     raw = truth["raw"]
     assert target.counts() == {"sessions": raw["sessions"], **{t: raw[t] for t in CHILD_TABLES}}
-    assert target.sql(f"select distinct account_id from {DATASET}.sessions") == [(SECOND_ACCOUNT,)]
+    assert target.sql(f"select distinct account_id from {SCHEMA}.sessions") == [(SECOND_ACCOUNT,)]
     assert target.count("session_stream_files") == raw["files"]
-    assert target.scalar(f"select sum(session_value) from {DATASET}.sessions") == pytest.approx(
+    assert target.scalar(f"select sum(session_value) from {SCHEMA}.sessions") == pytest.approx(
         raw["session_value"], abs=0.01)
 
 

@@ -7,38 +7,23 @@ See docs/reliability.md for the table of faults and the test that proves each be
 
 from __future__ import annotations
 
-import gzip
 import os
 import shutil
 import signal
 import time
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 
 import orjson
 import pytest
-from servers import FaultProxy, PrivatePostgres, PrivateSshd
-from test_reliability_support import (  # noqa: F401 - fixtures
-    ACCOUNT,
-    SCHEMA,
-    PausedRun,
-    Tree,
-    assert_ground_truth,
-    completed,
-    duckdb_query,
-    postgres_query,
-    run_loader,
-    sftp_args,
-    show,
-    table_exists,
-    template_tree_fixture,
-    tree_fixture,
-)
+from support.data import ACCOUNT, SESSION_BASE_MS, Tree, assert_ground_truth, gzip_lines, numbered_session
+from support.leaks import find_in_tree
+from support.loader import Target, explain
+from support.servers import FaultProxy, PrivatePostgres, PrivateSshd
+from support.sftp import sftp_args
+from support.warehouse import SCHEMA, completed, table_exists
 
-from dlt_pipeline.session_stream.plan import list_candidates
-from dlt_pipeline.session_stream.transport import RemoteEntry, TransportError
-from dlt_pipeline.synthetic.generator import SIZE_CAP, make_session, write_session_file
+from dlt_pipeline.synthetic.generator import SIZE_CAP, write_session_file
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -48,15 +33,15 @@ pytestmark = pytest.mark.timeout(180)
 
 def test_clean_load_matches_ground_truth(sshd: PrivateSshd, tree: Tree, tmp_path: Path) -> None:
     """Baseline for every fault test: one run over SFTP loads every line once; a second run loads nothing."""
-    proc = run_loader(sftp_args(sshd, tree.root), tmp_path, "--workers", "0")
-    assert proc.returncode == 0, show(proc)
+    target = Target(tmp_path)
+    proc = target.run(*sftp_args(sshd, tree.root), "--workers", "0")
+    assert proc.returncode == 0, explain(proc)
     assert f"loaded now {len(tree.per_file)}" in proc.stdout
-    q = duckdb_query(tmp_path / "warehouse.duckdb")
-    assert_ground_truth(q, tree)
-    again = run_loader(sftp_args(sshd, tree.root), tmp_path, "--workers", "0")
-    assert again.returncode == 0, show(again)
+    assert_ground_truth(target.sql, tree)
+    again = target.run(*sftp_args(sshd, tree.root), "--workers", "0")
+    assert again.returncode == 0, explain(again)
     assert "loaded now 0" in again.stdout and f"already loaded {len(tree.per_file)}" in again.stdout
-    assert_ground_truth(q, tree)
+    assert_ground_truth(target.sql, tree)
 
 
 def test_connection_cut_mid_file_is_retried(sshd: PrivateSshd, fault_proxy: Callable[[int], FaultProxy],
@@ -65,14 +50,15 @@ def test_connection_cut_mid_file_is_retried(sshd: PrivateSshd, fault_proxy: Call
     third = sorted(tree.root.rglob("*.json.gz"))[2]
     assert third.stat().st_size > 4000
     proxy = fault_proxy(sshd.port)
-    run = PausedRun(sftp_args(sshd, tree.root, port=proxy.port), tmp_path, "after_download#2", "--workers", "0")
+    target = Target(tmp_path)
+    run = target.pause("after_download#2", *sftp_args(sshd, tree.root, port=proxy.port), "--workers", "0")
     proxy.cut_after_bytes(2500)  # the next server bytes are the 3rd file's: cut inside it
     proc = run.resume()
-    assert proc.returncode == 0, show(proc)
+    assert proc.returncode == 0, explain(proc)
     assert proxy.faults_fired == 1
     assert "retrying" in proc.stderr, proc.stderr
     assert "quarantined 0" in proc.stdout
-    assert_ground_truth(duckdb_query(tmp_path / "warehouse.duckdb"), tree)
+    assert_ground_truth(target.sql, tree)
 
 
 def test_interrupted_download_is_not_a_corrupt_file(sshd: PrivateSshd, fault_proxy: Callable[[int], FaultProxy],
@@ -81,48 +67,51 @@ def test_interrupted_download_is_not_a_corrupt_file(sshd: PrivateSshd, fault_pro
     the next run loads the rest (the cut file was never mistaken for a corrupt gzip)."""
     proxy = fault_proxy(sshd.port)
     args = sftp_args(sshd, tree.root, port=proxy.port)
-    run = PausedRun(args, tmp_path, "after_download#2", "--workers", "0", env={"SESSION_STREAM__RETRIES": "0"})
+    target = Target(tmp_path)
+    run = target.pause("after_download#2", *args, "--workers", "0", env={"SESSION_STREAM__RETRIES": "0"})
     proxy.cut_after_bytes(2500)
     proc = run.resume()
-    assert proc.returncode == 1, show(proc)
+    assert proc.returncode == 1, explain(proc)
     assert "still failing" in proc.stderr and "next run" in proc.stderr, proc.stderr
-    q = duckdb_query(tmp_path / "warehouse.duckdb")
+    q = target.sql
     assert q(f"select count(*) from {SCHEMA}.session_stream_files where status <> 'loaded'")[0][0] == 0
     assert not table_exists(q, "session_stream_rejects")
     loaded = dict(q(f"select file_path, sessions_loaded from {SCHEMA}.session_stream_files where {completed()}"))
     assert 0 < len(loaded) < len(tree.per_file)
     for path, n in loaded.items():  # whatever loaded, loaded whole
         assert n == tree.per_file[path]
-    proc = run_loader(args, tmp_path, "--workers", "0")
-    assert proc.returncode == 0, show(proc)
+    proc = target.run(*args, "--workers", "0")
+    assert proc.returncode == 0, explain(proc)
     assert_ground_truth(q, tree)
 
 
 def test_server_restart_between_files(fresh_sshd: Callable[[], PrivateSshd], tree: Tree, tmp_path: Path) -> None:
     """sshd restarts (all sessions killed) between two downloads: the run reconnects and finishes."""
     server = fresh_sshd()
-    run = PausedRun(sftp_args(server, tree.root), tmp_path, "after_download#3", "--workers", "0")
+    target = Target(tmp_path)
+    run = target.pause("after_download#3", *sftp_args(server, tree.root), "--workers", "0")
     server.restart()
     proc = run.resume()
-    assert proc.returncode == 0, show(proc)
+    assert proc.returncode == 0, explain(proc)
     assert "retrying" in proc.stderr, proc.stderr
-    assert_ground_truth(duckdb_query(tmp_path / "warehouse.duckdb"), tree)
+    assert_ground_truth(target.sql, tree)
 
 
 def test_server_stall_times_out_and_retries(sshd: PrivateSshd, fault_proxy: Callable[[int], FaultProxy],
                                             tree: Tree, tmp_path: Path) -> None:
     """The link goes silent mid-file (no FIN, no RST): the read timeout fires, the run reconnects, no hang."""
     proxy = fault_proxy(sshd.port)
-    run = PausedRun(sftp_args(sshd, tree.root, port=proxy.port), tmp_path, "after_download#2", "--workers", "0",
-                    env={"SESSION_STREAM__TIMEOUT": "1.5"})
+    target = Target(tmp_path)
+    run = target.pause("after_download#2", *sftp_args(sshd, tree.root, port=proxy.port), "--workers", "0",
+                       env={"SESSION_STREAM__TIMEOUT": "1.5"})
     proxy.stall_after_bytes(2500)
     started = time.monotonic()
     proc = run.resume(timeout=60)
-    assert proc.returncode == 0, show(proc)
+    assert proc.returncode == 0, explain(proc)
     assert proxy.faults_fired == 1
     assert time.monotonic() - started < 45
     assert "retrying" in proc.stderr, proc.stderr
-    assert_ground_truth(duckdb_query(tmp_path / "warehouse.duckdb"), tree)
+    assert_ground_truth(target.sql, tree)
 
 
 @pytest.mark.parametrize("retries", [0, 2])
@@ -131,46 +120,20 @@ def test_failed_listing_never_looks_empty(sshd: PrivateSshd, fault_proxy: Callab
     """The connection dies on the first listing: with retries the run reconnects and loads everything;
     without, it stops with an error and loads nothing (no day was taken for empty, no ledger row)."""
     proxy = fault_proxy(sshd.port)
-    args = sftp_args(sshd, tree.root, port=proxy.port)
-    run = PausedRun(args, tmp_path, "before_plan", "--workers", "0", "--start-date", "2026-11-20",
-                    env={"SESSION_STREAM__RETRIES": str(retries)})
+    target = Target(tmp_path)
+    run = target.pause("before_plan", *sftp_args(sshd, tree.root, port=proxy.port), "--workers", "0",
+                       "--start-date", "2026-11-20", env={"SESSION_STREAM__RETRIES": str(retries)})
     proxy.cut_after_bytes(10)
     proc = run.resume()
     assert proxy.faults_fired == 1
-    q = duckdb_query(tmp_path / "warehouse.duckdb")
+    q = target.sql
     if retries:
-        assert proc.returncode == 0, show(proc)
+        assert proc.returncode == 0, explain(proc)
         assert_ground_truth(q, tree)
     else:
-        assert proc.returncode == 1, show(proc)
+        assert proc.returncode == 1, explain(proc)
         assert "listing" in proc.stderr and "still failing" in proc.stderr, proc.stderr
-        assert not (tmp_path / "warehouse.duckdb").exists() or not table_exists(q, "session_stream_files")
-
-
-def test_failed_day_listing_raises_in_planner() -> None:
-    """Unit level: a day folder whose listing fails (or vanishes) stops planning instead of counting 0 files."""
-
-    class Flaky:
-        description = "flaky"
-
-        def list_dir(self, rel: str) -> list[RemoteEntry] | None:
-            if rel == "2026/11":
-                return [RemoteEntry("20", 0, 0, True), RemoteEntry("21", 0, 0, True)]
-            if rel == "2026/11/20":
-                return [RemoteEntry("20261120T000000.000Z_PT15M-1.json.gz", 10, 0, False)]
-            if rel == "2026/11/21":
-                raise TransportError("SFTP listing of 2026/11/21 still failing after 3 retries")
-            return None
-
-    with pytest.raises(TransportError, match="2026/11/21"):
-        list_candidates(Flaky(), date(2026, 11, 20), date(2026, 11, 21))  # type: ignore[arg-type]
-
-    class Vanishing(Flaky):
-        def list_dir(self, rel: str) -> list[RemoteEntry] | None:
-            return None if rel == "2026/11/21" else super().list_dir(rel)
-
-    with pytest.raises(TransportError, match="disappeared"):
-        list_candidates(Vanishing(), date(2026, 11, 20), date(2026, 11, 21))  # type: ignore[arg-type]
+        assert not target.duckdb_path.exists() or not table_exists(q, "session_stream_files")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -179,17 +142,13 @@ def test_failed_day_listing_raises_in_planner() -> None:
 BAD_DAY = "2026/11/24"
 
 
-def _gz(lines: list[bytes]) -> bytes:
-    return gzip.compress(b"\n".join(lines) + b"\n", mtime=0)
-
-
 def _good(i: int, **overrides: object) -> dict:
-    return make_session(ACCOUNT, 1_795_305_600_000 + i * 60_000, seed=1000 + i, **overrides)
+    return numbered_session(i, seed_base=1000, **overrides)
 
 
 def add_bad_files(tree: Tree) -> dict[str, str]:
     """Broken files and lines in day 2026/11/24, next to the good tree; returns file path -> expected reason."""
-    good = _gz([orjson.dumps(_good(i)) for i in range(3)])
+    good = gzip_lines([orjson.dumps(_good(i)) for i in range(3)])
     corrupt = bytearray(good)
     corrupt[len(corrupt) // 2] ^= 0xFF
     corrupt[len(corrupt) // 2 + 1] ^= 0xFF
@@ -201,8 +160,8 @@ def add_bad_files(tree: Tree) -> dict[str, str]:
     }
     for name, (data, _) in files.items():
         write_session_file(tree.out_dir, ACCOUNT, name, data)
-    capped = _good(10, offers={f"s{k}": 1_795_305_600_000 + k for k in range(SIZE_CAP)},
-                   view_lines=[{"product_id": f"p{k}", "sku": f"k{k}", "time": 1_795_305_600_000 + k}
+    capped = _good(10, offers={f"s{k}": SESSION_BASE_MS + k for k in range(SIZE_CAP)},
+                   view_lines=[{"product_id": f"p{k}", "sku": f"k{k}", "time": SESSION_BASE_MS + k}
                                for k in range(SIZE_CAP + 200)])
     lines = [
         orjson.dumps(_good(20)),                                        # 1 good
@@ -216,7 +175,7 @@ def add_bad_files(tree: Tree) -> dict[str, str]:
         orjson.dumps(_good(24)),                                        # 9 good
     ]
     name = "20261124T010000.000Z_PT15M-5.json.gz"
-    write_session_file(tree.out_dir, ACCOUNT, name, _gz(lines))
+    write_session_file(tree.out_dir, ACCOUNT, name, gzip_lines(lines))
     path = f"{BAD_DAY}/{name}"
     for number in (1, 8, 9):
         tree.expected.add((path, number, orjson.loads(lines[number - 1])["session_id"]))
@@ -243,9 +202,10 @@ def test_bad_data_is_quarantined_rest_loads_then_retry(sshd: PrivateSshd, tree: 
     (day / "README.txt").write_bytes(b"x")
     env = {"SESSION_STREAM__MAX_LINE_BYTES": "200000"}
     args = sftp_args(sshd, tree.root)
-    proc = run_loader(args, tmp_path, "--workers", workers, env=env)
-    assert proc.returncode == 3, show(proc)
-    q = duckdb_query(tmp_path / "warehouse.duckdb")
+    target = Target(tmp_path)
+    proc = target.run(*args, "--workers", workers, env=env)
+    assert proc.returncode == 3, explain(proc)
+    q = target.sql
     # the rest loads exactly once
     done = completed()
     got = set(q(f"select _source_path, _source_line, session_id from {SCHEMA}.sessions where {done}"))
@@ -285,8 +245,8 @@ def test_bad_data_is_quarantined_rest_loads_then_retry(sshd: PrivateSshd, tree: 
     sessions = [_good(i) for i in range(3)]
     write_session_file(tree.out_dir, ACCOUNT, fixed.rsplit("/", 1)[1], [dict(s, session_id=f"fixed-{i}")
                                                                        for i, s in enumerate(sessions)])
-    proc = run_loader(args, tmp_path, "--workers", "0", "--retry-quarantined", env=env)
-    assert proc.returncode == 3, show(proc)  # three files are still broken
+    proc = target.run(*args, "--workers", "0", "--retry-quarantined", env=env)
+    assert proc.returncode == 3, explain(proc)  # three files are still broken
     assert "loaded now 1" in proc.stdout and "quarantined 3" in proc.stdout, proc.stdout
     for i in range(3):
         tree.expected.add((fixed, i + 1, f"fixed-{i}"))
@@ -294,20 +254,20 @@ def test_bad_data_is_quarantined_rest_loads_then_retry(sshd: PrivateSshd, tree: 
     assert len(got) == len(set(got)) and set(got) == tree.expected
     status = dict(q(f"select file_path, status from {SCHEMA}.session_stream_files where {done}"))
     assert status[fixed] == "loaded"
-    proc = run_loader(args, tmp_path, "--workers", "0", "--retry-quarantined", env=env)
-    assert "loaded now 0" in proc.stdout, show(proc)
+    proc = target.run(*args, "--workers", "0", "--retry-quarantined", env=env)
+    assert "loaded now 0" in proc.stdout, explain(proc)
     assert len(q(f"select 1 from {SCHEMA}.sessions where {done}")) == len(tree.expected)
 
 
 def test_strict_fails_and_loads_nothing(sshd: PrivateSshd, tree: Tree, tmp_path: Path) -> None:
     """--strict: any quarantine fails the run with exit 4 and nothing at all is loaded."""
     add_bad_files(tree)
-    proc = run_loader(sftp_args(sshd, tree.root), tmp_path, "--workers", "0", "--strict")
-    assert proc.returncode == 4, show(proc)
+    target = Target(tmp_path)
+    proc = target.run(*sftp_args(sshd, tree.root), "--workers", "0", "--strict")
+    assert proc.returncode == 4, explain(proc)
     assert "--strict" in proc.stderr and "nothing was loaded" in proc.stderr, proc.stderr
-    db = tmp_path / "warehouse.duckdb"
-    if db.exists():
-        q = duckdb_query(db)
+    if target.duckdb_path.exists():
+        q = target.sql
         for table in ("sessions", "session_stream_files", "session_stream_rejects"):
             if table_exists(q, table):
                 assert q(f"select count(*) from {SCHEMA}.{table}")[0][0] == 0, table
@@ -325,103 +285,101 @@ def _crash_env(point: str) -> dict[str, str]:
 def test_kill_9_then_rerun_gives_ground_truth(sshd: PrivateSshd, tree: Tree, tmp_path: Path, point: str) -> None:
     """The loader is killed with SIGKILL at a load stage; a normal re-run gives exactly the ground truth."""
     args = sftp_args(sshd, tree.root)
-    proc = run_loader(args, tmp_path, env=_crash_env(point))
-    assert proc.returncode == -signal.SIGKILL, show(proc)
-    proc = run_loader(args, tmp_path)
-    assert proc.returncode == 0, show(proc)
-    q = duckdb_query(tmp_path / "warehouse.duckdb")
-    assert_ground_truth(q, tree)
+    target = Target(tmp_path)
+    proc = target.run(*args, env=_crash_env(point))
+    assert proc.returncode == -signal.SIGKILL, explain(proc)
+    proc = target.run(*args)
+    assert proc.returncode == 0, explain(proc)
+    assert_ground_truth(target.sql, tree)
     if point != "after_extract":
         return
     # a fresh machine: the pipelines folder is gone, the ledger in the warehouse still says what is loaded
-    shutil.rmtree(tmp_path / "pipelines")
-    proc = run_loader(args, tmp_path)
-    assert proc.returncode == 0, show(proc)
+    shutil.rmtree(target.pipelines_dir)
+    proc = target.run(*args)
+    assert proc.returncode == 0, explain(proc)
     assert "loaded now 0" in proc.stdout, proc.stdout
-    assert_ground_truth(q, tree)
+    assert_ground_truth(target.sql, tree)
 
 
 def test_kill_9_during_download_then_rerun(sshd: PrivateSshd, tree: Tree, tmp_path: Path) -> None:
     """A real `kill -9` from outside while files are downloading (parser workers running): the re-run is
     not blocked by the dead run's lock or workers, leaves no stale download behind, and loads everything once."""
     args = sftp_args(sshd, tree.root)
-    run = PausedRun(args, tmp_path, "after_download#3")
+    target = Target(tmp_path)
+    run = target.pause("after_download#3", *args)
     pid = int((run.dir / "paused").read_text())
     os.kill(pid, signal.SIGKILL)
     assert run.finish().returncode == -signal.SIGKILL
-    proc = run_loader(args, tmp_path)
-    assert proc.returncode == 0, show(proc)
-    assert_ground_truth(duckdb_query(tmp_path / "warehouse.duckdb"), tree)
-    assert not list((tmp_path / "pipelines").rglob("spool-*")), "downloads of the killed run were left behind"
+    proc = target.run(*args)
+    assert proc.returncode == 0, explain(proc)
+    assert_ground_truth(target.sql, tree)
+    assert not list(target.pipelines_dir.rglob("spool-*")), "downloads of the killed run were left behind"
 
 
 def test_second_concurrent_run_is_locked_out(sshd: PrivateSshd, tree: Tree, tmp_path: Path) -> None:
     """Two runs at once: the second stops at once with exit 5 and a clear message; the first loads once."""
     args = sftp_args(sshd, tree.root)
-    first = PausedRun(args, tmp_path, "after_download#1", "--workers", "0")
-    second = run_loader(args, tmp_path, "--workers", "0")
-    assert second.returncode == 5, show(second)
+    target = Target(tmp_path)
+    first = target.pause("after_download#1", *args, "--workers", "0")
+    second = target.run(*args, "--workers", "0")
+    assert second.returncode == 5, explain(second)
     assert "another loader run" in second.stderr and str(first.proc.pid) in second.stderr, second.stderr
     proc = first.resume()
-    assert proc.returncode == 0, show(proc)
-    assert_ground_truth(duckdb_query(tmp_path / "warehouse.duckdb"), tree)
+    assert proc.returncode == 0, explain(proc)
+    assert_ground_truth(target.sql, tree)
 
 
 def test_runs_with_different_working_folders_still_exclude_each_other(sshd: PrivateSshd, tree: Tree,
                                                                       tmp_path: Path) -> None:
     """The DuckDB lock sits next to the database file: a second machine-local working folder cannot sneak in."""
     args = sftp_args(sshd, tree.root)
-    first = PausedRun(args, tmp_path, "after_download#1", "--workers", "0")
-    second = run_loader(args, tmp_path, "--workers", "0", "--pipelines-dir", str(tmp_path / "other-pipelines"))
-    assert second.returncode == 5, show(second)
+    target = Target(tmp_path)
+    first = target.pause("after_download#1", *args, "--workers", "0")
+    second = target.run(*args, "--workers", "0", "--pipelines-dir", str(tmp_path / "other-pipelines"))
+    assert second.returncode == 5, explain(second)
     assert "warehouse.duckdb.loader.lock" in second.stderr, second.stderr
     proc = first.resume()
-    assert proc.returncode == 0, show(proc)
-    assert_ground_truth(duckdb_query(tmp_path / "warehouse.duckdb"), tree)
+    assert proc.returncode == 0, explain(proc)
+    assert_ground_truth(target.sql, tree)
 
 
 # --------------------------------------------------------------------------------------------------
 # PostgreSQL (the Redshift stand-in)
 
 
-def _pg(postgres: PrivatePostgres, dataset: str) -> tuple[list[str], dict[str, str]]:
-    return ["--destination", "postgres", "--dataset-name", dataset], postgres.env()
-
-
 def test_postgres_load_matches_ground_truth(sshd: PrivateSshd, postgres: PrivatePostgres, tree: Tree,
                                             tmp_path: Path) -> None:
     """Basic load into PostgreSQL: every line once; its password appears in no output and no local file."""
-    extra, env = _pg(postgres, "rel_pg_basic")
-    proc = run_loader(sftp_args(sshd, tree.root), tmp_path, *extra, "--workers", "0", env=env)
-    assert proc.returncode == 0, show(proc)
-    assert_ground_truth(postgres_query(postgres), tree, "rel_pg_basic")
-    from test_reliability_support import find_in_tree
-
+    target = Target(tmp_path, postgres=postgres, dataset="rel_pg_basic")
+    proc = target.run(*sftp_args(sshd, tree.root), "--workers", "0")
+    assert proc.returncode == 0, explain(proc)
+    assert_ground_truth(target.sql, tree, target.dataset)
     assert postgres.password not in proc.stdout + proc.stderr
-    assert not find_in_tree(tmp_path / "pipelines", [postgres.password])
+    assert not find_in_tree(target.pipelines_dir, [postgres.password])
 
 
 def test_postgres_advisory_lock_spans_machines(sshd: PrivateSshd, postgres: PrivatePostgres, tree: Tree,
                                               tmp_path: Path) -> None:
     """Two loaders with separate working folders (two machines) into one PostgreSQL dataset: one waits out."""
-    extra, env = _pg(postgres, "rel_pg_lock")
+    target = Target(tmp_path, postgres=postgres, dataset="rel_pg_lock")
+    machine2 = Target(tmp_path / "machine2", postgres=postgres, dataset="rel_pg_lock")
     args = sftp_args(sshd, tree.root)
-    first = PausedRun(args, tmp_path, "after_download#1", *extra, "--workers", "0", env=env)
-    second = run_loader(args, tmp_path / "machine2", *extra, "--workers", "0", env=env)
-    assert second.returncode == 5, show(second)
+    first = target.pause("after_download#1", *args, "--workers", "0")
+    second = machine2.run(*args, "--workers", "0")
+    assert second.returncode == 5, explain(second)
     assert "advisory lock" in second.stderr, second.stderr
     proc = first.resume()
-    assert proc.returncode == 0, show(proc)
-    assert_ground_truth(postgres_query(postgres), tree, "rel_pg_lock")
+    assert proc.returncode == 0, explain(proc)
+    assert_ground_truth(target.sql, tree, target.dataset)
 
 
 def test_postgres_kill_9_during_load_then_rerun(sshd: PrivateSshd, postgres: PrivatePostgres, tree: Tree,
                                                 tmp_path: Path) -> None:
     """kill -9 while dlt loads into PostgreSQL; the re-run finishes the package: exactly the ground truth."""
-    extra, env = _pg(postgres, "rel_pg_crash")
+    target = Target(tmp_path, postgres=postgres, dataset="rel_pg_crash")
     args = sftp_args(sshd, tree.root)
-    proc = run_loader(args, tmp_path, *extra, env={**env, **_crash_env("during_load")})
-    assert proc.returncode == -signal.SIGKILL, show(proc)
-    proc = run_loader(args, tmp_path, *extra, env=env)
-    assert proc.returncode == 0, show(proc)
-    assert_ground_truth(postgres_query(postgres), tree, "rel_pg_crash")
+    proc = target.run(*args, env=_crash_env("during_load"))
+    assert proc.returncode == -signal.SIGKILL, explain(proc)
+    proc = target.run(*args)
+    assert proc.returncode == 0, explain(proc)
+    assert_ground_truth(target.sql, tree, target.dataset)

@@ -11,10 +11,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import conftest
 import paramiko
 import pytest
-from servers import FaultProxy, PrivatePostgres, PrivateSshd, find_pg_bindir
+from support.servers import FaultProxy, PrivatePostgres, PrivateSshd, find_pg_bindir, is_ci
 
 BIG_FILE_BYTES = 8 * 1024 * 1024
 FAULT_BUDGET_S = 10  # a cut must surface as an error quickly, never as a hang
@@ -29,6 +28,11 @@ def big_file(tmp_path: Path) -> tuple[Path, str]:
     data = os.urandom(BIG_FILE_BYTES)
     path.write_bytes(data)
     return path, hashlib.sha256(data).hexdigest()
+
+
+def _through(proxy: FaultProxy, sshd: PrivateSshd) -> paramiko.SSHClient:
+    """A client connected to `sshd` through `proxy` (trusting its host key under the proxy's port)."""
+    return sshd.ssh_client(port=proxy.port, known_hosts_path=sshd.known_hosts_for(proxy.port))
 
 
 def _read_all(client: paramiko.SSHClient, path: Path) -> bytes:
@@ -100,16 +104,18 @@ def test_unauthorised_client_key_is_rejected(sshd: PrivateSshd) -> None:
     sshd.ssh_client().close()
 
 
-def test_fault_proxy_cut_fails_mid_read_then_next_connection_works(
-    sshd: PrivateSshd,
-    fault_proxy: Callable[[int], FaultProxy],
-    big_file: tuple[Path, str],
-) -> None:
-    path, digest = big_file
-    proxy = fault_proxy(sshd.port)
-    known_hosts = sshd.known_hosts_for(proxy.port)
+@pytest.fixture
+def proxy(sshd: PrivateSshd, fault_proxy: Callable[[int], FaultProxy]) -> FaultProxy:
+    """A fault proxy in front of the session's sshd."""
+    return fault_proxy(sshd.port)
 
-    client = sshd.ssh_client(port=proxy.port, known_hosts_path=known_hosts)
+
+# the cut also kills paramiko's prefetch thread, which is the point: its exception is expected, not a warning
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_fault_proxy_cut_fails_mid_read_then_next_connection_works(sshd: PrivateSshd, proxy: FaultProxy,
+                                                                   big_file: tuple[Path, str]) -> None:
+    path, digest = big_file
+    client = _through(proxy, sshd)
     proxy.cut_after_bytes(1024 * 1024)
     started = time.monotonic()
     try:
@@ -121,7 +127,7 @@ def test_fault_proxy_cut_fails_mid_read_then_next_connection_works(
     assert proxy.faults_fired == 1
     assert 1024 * 1024 <= proxy.bytes_server_to_client < BIG_FILE_BYTES
 
-    client = sshd.ssh_client(port=proxy.port, known_hosts_path=known_hosts)
+    client = _through(proxy, sshd)
     try:
         assert hashlib.sha256(_read_all(client, path)).hexdigest() == digest
     finally:
@@ -129,14 +135,10 @@ def test_fault_proxy_cut_fails_mid_read_then_next_connection_works(
     assert proxy.connections == 2  # noqa: PLR2004 - the cut one and the retry
 
 
-def test_fault_proxy_stall_times_out_and_stop_does_not_hang(
-    sshd: PrivateSshd,
-    fault_proxy: Callable[[int], FaultProxy],
-    big_file: tuple[Path, str],
-) -> None:
+def test_fault_proxy_stall_times_out_and_stop_does_not_hang(sshd: PrivateSshd, proxy: FaultProxy,
+                                                           big_file: tuple[Path, str]) -> None:
     path, _digest = big_file
-    proxy = fault_proxy(sshd.port)
-    client = sshd.ssh_client(port=proxy.port, known_hosts_path=sshd.known_hosts_for(proxy.port))
+    client = _through(proxy, sshd)
     try:
         sftp = client.open_sftp()
         channel = sftp.get_channel()
@@ -209,7 +211,7 @@ def test_postgres_accepts_loader_and_creates_table(postgres: PrivatePostgres) ->
         conn.close()
 
 
-@pytest.mark.skipif(find_pg_bindir() is None and not conftest.is_ci(), reason="no postgresql")
+@pytest.mark.skipif(find_pg_bindir() is None and not is_ci(), reason="no postgresql")
 def test_postgres_start_stop_is_fast() -> None:
     started = time.monotonic()
     server = PrivatePostgres()
@@ -219,13 +221,3 @@ def test_postgres_start_stop_is_fast() -> None:
     total = time.monotonic() - started
     assert not server.dir.exists()
     assert total < START_STOP_BUDGET_S, f"start {up:.2f}s, start+stop {total:.2f}s"
-
-
-def test_missing_binary_skips_locally_but_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("CI", raising=False)
-    with pytest.raises(pytest.skip.Exception):
-        conftest._require(None, "thing", "pkg")
-    monkeypatch.setenv("CI", "true")
-    with pytest.raises(pytest.fail.Exception):
-        conftest._require(None, "thing", "pkg")
-    conftest._require("/bin/true", "thing", "pkg")

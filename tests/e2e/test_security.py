@@ -5,53 +5,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from servers import PrivateSshd
-from test_reliability_support import (  # noqa: F401 - fixtures
-    REPO,
-    SCHEMA,
-    Tree,
-    assert_ground_truth,
-    duckdb_query,
-    find_in_duckdb,
-    find_in_tree,
-    run_loader,
-    sftp_args,
-    show,
-    template_tree_fixture,
-    tree_fixture,
-)
+from support.data import Tree, assert_ground_truth
+from support.leaks import find_in_duckdb, find_in_tree
+from support.loader import Target, explain
+from support.servers import PrivateSshd
+from support.sftp import sftp_args, sftp_credentials
+from support.warehouse import SCHEMA
 
-from dlt_pipeline.session_stream.config import SftpCredentials
-from dlt_pipeline.session_stream.transport import (
-    HostKeyError,
-    LocalTransport,
-    SftpTransport,
-    TransportError,
-)
+from dlt_pipeline.exit_codes import EXIT_ERROR
+from dlt_pipeline.session_stream.transport import HostKeyError, SftpTransport
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def _settings(server: PrivateSshd, root: Path, **kw: object) -> SftpCredentials:
-    """Credentials for `server` serving `root` (`port=` reaches it through another port, e.g. a proxy)."""
-    fields: dict[str, Any] = dict(private_key=str(server.client_key_path), known_hosts=str(server.known_hosts_path),
-                                  timeout=5, retries=0, backoff=0.1)
-    port = kw.pop("port", server.port)
-    fields.update(kw)
-    creds = SftpCredentials()
-    creds.url = f"sftp://{server.user}@{server.host}:{port}{root}"
-    for name, value in fields.items():
-        setattr(creds, name, value)
-    return creds
 
 
 # --------------------------------------------------------------------------------------------------
@@ -59,32 +29,35 @@ def _settings(server: PrivateSshd, root: Path, **kw: object) -> SftpCredentials:
 
 
 def test_unknown_host_is_refused_with_fingerprint_and_advice(sshd: PrivateSshd, tree: Tree, tmp_path: Path) -> None:
-    """CLI: a host missing from known_hosts is refused (exit 1), the message gives its fingerprint and both ways
-    to trust it, nothing is loaded and known_hosts is not silently extended."""
+    """CLI: a host missing from known_hosts is refused (exit 1, no traceback), the message gives its fingerprint
+    and both ways to trust it (known_hosts, --trust-host-key), nothing is loaded and known_hosts is not silently
+    extended."""
     known = tmp_path / "known_hosts"
     known.write_text("")
-    proc = run_loader(sftp_args(sshd, tree.root, known_hosts=known), tmp_path)
-    assert proc.returncode == 1, show(proc)
+    target = Target(tmp_path)
+    proc = target.run(*sftp_args(sshd, tree.root, known_hosts=known))
+    assert proc.returncode == EXIT_ERROR == 1, explain(proc)
     assert sshd.host_key_fingerprint in proc.stderr and "--trust-host-key" in proc.stderr, proc.stderr
-    assert "ssh-keyscan" in proc.stderr
+    assert "ssh-keyscan" in proc.stderr and "known_hosts" in proc.stderr
+    assert "Traceback" not in proc.stderr
     assert known.read_text() == ""
-    assert not (tmp_path / "warehouse.duckdb").exists()
+    assert not target.duckdb_path.exists()
 
 
 def test_changed_or_unpinned_host_key_is_refused(sshd: PrivateSshd, tmp_path: Path) -> None:
     """A changed key (known_hosts holds another key), a wrong pin and a missing known_hosts file are refused;
     the right --trust-host-key pin is the way in without known_hosts."""
     with pytest.raises(HostKeyError, match="HOST KEY CHANGED") as changed:
-        SftpTransport(_settings(sshd, tmp_path, known_hosts=str(sshd.other_known_hosts_path)))
+        SftpTransport(sftp_credentials(sshd, tmp_path, known_hosts=str(sshd.other_known_hosts_path)))
     assert sshd.host_key_fingerprint in str(changed.value) and sshd.other_host_key_fingerprint in str(changed.value)
     empty = tmp_path / "empty_known_hosts"
     empty.write_text("")
     with pytest.raises(HostKeyError, match="not the pinned") as pinned:
-        SftpTransport(_settings(sshd, tmp_path, known_hosts=str(empty), trust_host_key="SHA256:" + "A" * 43))
+        SftpTransport(sftp_credentials(sshd, tmp_path, known_hosts=str(empty), trust_host_key="SHA256:" + "A" * 43))
     assert sshd.host_key_fingerprint in str(pinned.value)
     with pytest.raises(HostKeyError, match="does not exist"):
-        SftpTransport(_settings(sshd, tmp_path, known_hosts=str(tmp_path / "missing")))
-    ok = SftpTransport(_settings(sshd, tmp_path, known_hosts=str(tmp_path / "missing"),
+        SftpTransport(sftp_credentials(sshd, tmp_path, known_hosts=str(tmp_path / "missing")))
+    ok = SftpTransport(sftp_credentials(sshd, tmp_path, known_hosts=str(tmp_path / "missing"),
                                  trust_host_key=sshd.host_key_fingerprint))
     try:
         assert ok.list_dir("") is not None
@@ -110,8 +83,9 @@ def _encrypted_key(server: PrivateSshd, path: Path, passphrase: str) -> None:
 def test_secrets_never_written_and_pii_hashed(fresh_sshd: Callable[[], PrivateSshd], tree: Tree,
                                               tmp_path: Path) -> None:
     """Passphrase-protected key + PII salt: the run works, and neither secret (nor the key) appears in stdout,
-    stderr, --help, error messages, the DuckDB file or any file under the pipelines dir (dlt trace and state
-    included). --pii-mode hash: no e-mail or name reaches disk; values are HMAC-SHA256 with the salt."""
+    stderr, error messages, the DuckDB file or any file under the pipelines dir (dlt trace and state included);
+    --help with both set is checked by tests/e2e/test_loader_cli.py::test_help_explains_every_option.
+    --pii-mode hash: no e-mail or name reaches disk; values are HMAC-SHA256 with the salt."""
     server = fresh_sshd()
     passphrase = "pp-" + secrets.token_hex(16)
     salt = "salt-" + secrets.token_hex(16)
@@ -122,45 +96,44 @@ def test_secrets_never_written_and_pii_hashed(fresh_sshd: Callable[[], PrivateSs
     args = sftp_args(server, tree.root)
     args[args.index("--private-key") + 1] = str(key)
     env = {"SESSION_STREAM__PRIVATE_KEY_PASSPHRASE": passphrase, "SESSION_STREAM__PII_SALT": salt}
-    proc = run_loader(args, tmp_path / "work", "--workers", "0", "--pii-mode", "hash", env=env)
-    assert proc.returncode == 0, show(proc)
-    db = tmp_path / "work" / "warehouse.duckdb"
-    q = duckdb_query(db)
+    work = Target(tmp_path / "work")
+    proc = work.run(*args, "--workers", "0", "--pii-mode", "hash", env=env)
+    assert proc.returncode == 0, explain(proc)
+    q = work.sql
     assert_ground_truth(q, tree)
     needles = [passphrase, salt, key_body]
     personal = sorted(set().union(*tree.pii_values.values()))
     assert not [n for n in needles if n in proc.stdout + proc.stderr]
-    assert not find_in_tree(tmp_path / "work" / "pipelines", needles + personal)
-    assert not find_in_duckdb(db, needles + personal)
+    assert not find_in_tree(work.pipelines_dir, needles + personal)
+    assert not find_in_duckdb(work.duckdb_path, needles + personal)
     # every target value was replaced by the salted hash of what the file held
     for target, values in tree.pii_values.items():
         stored = {v for (v,) in q(f"select value from {SCHEMA}.sessions__custom_targets where id = '{target}'")}
         assert stored == {hmac.new(salt.encode(), v.encode(), hashlib.sha256).hexdigest() for v in values}
     # wrong and missing passphrase: a clear message that never echoes what was given
-    bad = run_loader(args, tmp_path / "bad", env={**env, "SESSION_STREAM__PRIVATE_KEY_PASSPHRASE": passphrase + "x"})
-    assert bad.returncode == 1 and "wrong passphrase" in bad.stderr, show(bad)
+    elsewhere = Target(tmp_path / "bad")
+    bad = elsewhere.run(*args, env={**env, "SESSION_STREAM__PRIVATE_KEY_PASSPHRASE": passphrase + "x"})
+    assert bad.returncode == 1 and "wrong passphrase" in bad.stderr, explain(bad)
     assert passphrase not in bad.stdout + bad.stderr and salt not in bad.stdout + bad.stderr
-    missing = run_loader(args, tmp_path / "bad")
-    assert missing.returncode == 1 and "SESSION_STREAM__PRIVATE_KEY_PASSPHRASE" in missing.stderr, show(missing)
-    helptext = subprocess.run([sys.executable, "dlt_pipeline/run.py", "--help"], cwd=REPO, capture_output=True,
-                              text=True, env={"PATH": "/usr/bin:/bin", **env}).stdout
-    assert "SESSION_STREAM__PII_SALT" in helptext and passphrase not in helptext and salt not in helptext
+    missing = elsewhere.run(*args)
+    assert missing.returncode == 1 and "SESSION_STREAM__PRIVATE_KEY_PASSPHRASE" in missing.stderr, explain(missing)
 
 
 def test_pii_keep_is_visible_and_drop_for_listed_targets(sshd: PrivateSshd, tree: Tree, tmp_path: Path) -> None:
     """keep (default) loads values as delivered — which proves the leak detector finds them; drop for a list of
     target ids nulls exactly those values before anything is written, other targets stay as delivered."""
     personal = sorted(set().union(*tree.pii_values.values()))
-    keep = run_loader(sftp_args(sshd, tree.root), tmp_path / "keep", "--workers", "0")
-    assert keep.returncode == 0, show(keep)
-    assert find_in_duckdb(tmp_path / "keep" / "warehouse.duckdb", personal[:3])
-    drop = run_loader(sftp_args(sshd, tree.root), tmp_path / "drop", "--workers", "0", "--pii-mode", "drop",
-                      "--pii-target-ids", ",".join(tree.pii_values))
-    assert drop.returncode == 0, show(drop)
-    db = tmp_path / "drop" / "warehouse.duckdb"
-    assert not find_in_duckdb(db, personal)
-    assert not find_in_tree(tmp_path / "drop" / "pipelines", personal)
-    q = duckdb_query(db)
+    keep = Target(tmp_path / "keep")
+    proc = keep.run(*sftp_args(sshd, tree.root), "--workers", "0")
+    assert proc.returncode == 0, explain(proc)
+    assert find_in_duckdb(keep.duckdb_path, personal[:3])
+    drop = Target(tmp_path / "drop")
+    proc = drop.run(*sftp_args(sshd, tree.root), "--workers", "0", "--pii-mode", "drop",
+                    "--pii-target-ids", ",".join(tree.pii_values))
+    assert proc.returncode == 0, explain(proc)
+    assert not find_in_duckdb(drop.duckdb_path, personal)
+    assert not find_in_tree(drop.pipelines_dir, personal)
+    q = drop.sql
     ids = ",".join(f"'{t}'" for t in tree.pii_values)
     nulls, rows = q(f"select count(value), count(*) from {SCHEMA}.sessions__custom_targets where id in ({ids})")[0]
     assert nulls == 0 and rows > 0  # the target rows stay (their ids are not personal), the values are gone
@@ -173,19 +146,6 @@ def test_pii_keep_is_visible_and_drop_for_listed_targets(sshd: PrivateSshd, tree
 # paths from the server are never trusted
 
 
-def test_local_transport_refuses_paths_outside_its_folder(tmp_path: Path) -> None:
-    root = tmp_path / "root"
-    (root / "2026").mkdir(parents=True)
-    outside = tmp_path / "secret.json.gz"
-    outside.write_bytes(b"x")
-    (root / "2026" / "link.json.gz").symlink_to(outside)
-    transport = LocalTransport(root)
-    for rel in ("../secret.json.gz", str(outside), "2026/../../secret.json.gz", "2026/link.json.gz"):
-        with pytest.raises(TransportError, match="outside the source folder"):
-            transport.fetch(rel, 1, tmp_path / "spool")
-    assert transport.list_dir("2026") is not None
-
-
 def test_sftp_download_never_writes_outside_the_spool(sshd: PrivateSshd, tmp_path: Path) -> None:
     """Whatever the remote name (`..`, absolute, separators), the local copy is a hashed name inside the spool."""
     root = tmp_path / "srv" / "session_stream"
@@ -194,7 +154,7 @@ def test_sftp_download_never_writes_outside_the_spool(sshd: PrivateSshd, tmp_pat
     spool = tmp_path / "work" / "spool"
     spool.mkdir(parents=True)
     before = sorted(p for p in tmp_path.rglob("*"))
-    transport = SftpTransport(_settings(sshd, root))
+    transport = SftpTransport(sftp_credentials(sshd, root))
     try:
         local = transport.fetch("../x.json.gz", 10, spool)
         assert local.parent == spool and local.read_bytes() == b"0123456789"

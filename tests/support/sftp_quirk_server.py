@@ -22,14 +22,12 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import paramiko
 from paramiko.sftp import SFTP_PERMISSION_DENIED
-from servers import LOOPBACK, Ed25519KeyPair, free_port
 
-_POLL = 0.1
+from support.servers import LOOPBACK, Ed25519KeyPair, accepted, free_port, listen
 
 
 @dataclass
@@ -81,25 +79,15 @@ class QuirkSftpServer:
     @property
     def host_key_text(self) -> str:
         """`ssh-ed25519 BASE64`: the key part of a known_hosts line."""
-        return f"{self._host_pair.key_type} {self._host_pair.key_b64}"
+        return self._host_pair.key_text
 
     def url(self, path: str | os.PathLike[str]) -> str:
         """``sftp://USER@127.0.0.1:PORT/abs/path`` for a local path served by this server."""
         return f"sftp://{self.user}@{self.host}:{self.port}{os.path.abspath(os.fspath(path))}"
 
-    def loader_args(self, path: str | os.PathLike[str]) -> list[str]:
-        """--source/--private-key/--known-hosts for `run.py`."""
-        return ["--source", self.url(path), "--private-key", str(self.client_key_path),
-                "--known-hosts", str(self.known_hosts_path)]
-
     def start(self) -> Self:
         """Listen on the port (free one chosen at construction) and serve in a daemon thread."""
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((self.host, self.port))
-        listener.listen(16)
-        listener.settimeout(_POLL)
-        self._listener = listener
+        self._listener = listen(self.port)
         self._stop.clear()
         self._acceptor = threading.Thread(target=self._accept_loop, name=f"quirk-sftp-{self.port}", daemon=True)
         self._acceptor.start()
@@ -123,8 +111,7 @@ class QuirkSftpServer:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -132,13 +119,7 @@ class QuirkSftpServer:
 
     def _accept_loop(self) -> None:
         assert self._listener is not None
-        while not self._stop.is_set():
-            try:
-                sock, _addr = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
+        for sock in accepted(self._listener, self._stop):
             self.connections += 1
             transport = paramiko.Transport(sock)
             transport.add_server_key(self.host_key)
@@ -279,22 +260,12 @@ class GarbageServer:
     def __init__(self) -> None:
         self.connections = 0
         self._stop = threading.Event()
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind((LOOPBACK, 0))
-        self._listener.listen(16)
-        self._listener.settimeout(_POLL)
+        self._listener = listen()
         self.port = int(self._listener.getsockname()[1])
         self._thread = threading.Thread(target=self._serve, name=f"garbage-{self.port}", daemon=True)
 
     def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _addr = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
+        for conn in accepted(self._listener, self._stop):
             self.connections += 1
             with contextlib.suppress(OSError), conn:
                 conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
@@ -303,8 +274,7 @@ class GarbageServer:
         self._thread.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._stop.set()
         with contextlib.suppress(OSError):
             self._listener.close()

@@ -2,8 +2,9 @@
 
 Each scenario once broke the loader: a server that leaves size, modification time or type out of listings,
 one that repeats entries, symlinks, a file the server will not let us read, a first connection that fails,
-known_hosts files with marker lines. The servers are real (tests/sftp_quirk_server.py: paramiko's SFTP
-server with switches; tests/servers.py: OpenSSH), the network is loopback only, nothing is mocked.
+known_hosts files with marker lines. The servers are real (tests/support/sftp_quirk_server.py: paramiko's SFTP
+server with switches; tests/support/servers.py: OpenSSH), the network is loopback only, nothing is mocked.
+The transport's pieces that need no server are in tests/unit/test_transport.py and tests/unit/test_plan.py.
 """
 
 from __future__ import annotations
@@ -11,35 +12,30 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from datetime import date
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import paramiko
 import pytest
-from loader_helpers import DATASET, Target, days_ago, explain, run_loader
-from servers import Ed25519KeyPair, PrivateSshd, free_port
-from sftp_quirk_server import GarbageServer, Quirks, QuirkSftpServer
-from test_loader_e2e import ACCOUNT, sessions_for, summary, window_name
+from support.data import ACCOUNT, days_ago, write_window
+from support.loader import Target, explain, summary
+from support.servers import Ed25519KeyPair, PrivateSshd, free_port
+from support.sftp import sftp_args, sftp_credentials
+from support.sftp_quirk_server import GarbageServer, QuirkSftpServer
 
-from dlt_pipeline.session_stream.config import SftpCredentials
 from dlt_pipeline.session_stream.plan import list_candidates
 from dlt_pipeline.session_stream.transport import (
     FileUnreadable,
     HostKeyError,
-    KnownHosts,
     LocalTransport,
-    RemoteEntry,
     SftpTransport,
     Transport,
     TransportError,
-    describe,
 )
-from dlt_pipeline.synthetic.generator import session_stream_root, write_session_file
+from dlt_pipeline.synthetic.generator import session_stream_root
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -48,55 +44,23 @@ LOADER_ENV = {"SESSION_STREAM__RETRIES": "1", "SESSION_STREAM__BACKOFF": "0.1", 
 DAY = days_ago(1)
 
 
-@pytest.fixture
-def quirky() -> Iterator[Callable[..., QuirkSftpServer]]:
-    """Factory: a started QuirkSftpServer with the given quirks; all stopped after the test."""
-    started: list[QuirkSftpServer] = []
-
-    def make(**quirks: Any) -> QuirkSftpServer:
-        server = QuirkSftpServer(Quirks(**quirks)).start()
-        started.append(server)
-        return server
-
-    yield make
-    for server in started:
-        server.__exit__(None, None, None)
-
-
-def _settings(server: Any, root: Path | str, **kw: Any) -> SftpCredentials:
-    """Credentials for `server` serving `root` (`port=` reaches it through another port, e.g. a proxy)."""
-    fields: dict[str, Any] = dict(private_key=str(server.client_key_path), known_hosts=str(server.known_hosts_path),
-                                  timeout=3, retries=2, backoff=0.05)
-    port = kw.pop("port", server.port)
-    fields.update(kw)
-    creds = SftpCredentials()
-    creds.url = f"sftp://{server.user}@{server.host}:{port}{root}"
-    for name, value in fields.items():
-        setattr(creds, name, value)
-    return creds
-
-
 def _tree(base: Path, files: int = 3, sessions: int = 2) -> tuple[Path, dict[str, int]]:
     """`files` small Session Stream files in yesterday's folder: (session_stream root, path -> sessions)."""
-    truth = {}
-    for k in range(files):
-        name = window_name(DAY, f"{k:02d}15", 9000 + k)
-        write_session_file(base, ACCOUNT, name, sessions_for(DAY, f"{k:02d}15", sessions, seed=k + 1))
-        truth[f"{DAY:%Y/%m/%d}/{name}"] = sessions
-    return session_stream_root(base, ACCOUNT), truth
+    paths = [write_window(base, DAY, f"{k:02d}15", 9000 + k, sessions, seed=k + 1) for k in range(files)]
+    return session_stream_root(base, ACCOUNT), {f"{DAY:%Y/%m/%d}/{path.name}": sessions for path in paths}
 
 
 def _load(server: QuirkSftpServer, root: Path, target: Target, *extra: str) -> Any:
-    return run_loader(*server.loader_args(root), *target.args(), "--workers", "0", *extra, env=LOADER_ENV)
+    return target.run(*sftp_args(server, root), "--workers", "0", *extra, env=LOADER_ENV)
 
 
 def _assert_loaded_once(target: Target, truth: dict[str, int]) -> None:
     """Every file's sessions exactly once, one ledger row per file."""
-    rows = target.sql(f"select _source_path, count(*), count(distinct session_id) from {DATASET}.sessions "
+    rows = target.sql(f"select _source_path, count(*), count(distinct session_id) from {target.dataset}.sessions "
                       "group by 1")
     assert {p: n for p, n, _ in rows} == truth
     assert all(n == distinct for _, n, distinct in rows)
-    ledger = target.sql(f"select file_path, status from {DATASET}.session_stream_files")
+    ledger = target.sql(f"select file_path, status from {target.dataset}.session_stream_files")
     assert sorted(ledger) == sorted((p, "loaded") for p in truth)
 
 
@@ -180,7 +144,7 @@ def test_listing_is_completed_by_stat_and_deduplicated(quirky: Callable[..., Qui
     """All attributes missing from listings and entries repeated: list_dir has one honest entry per name."""
     server = quirky(omit_size=True, omit_mtime=True, omit_type=True, repeat_entries=True)
     root, truth = _tree(tmp_path / "sftp")
-    transport = SftpTransport(_settings(server, root))
+    transport = SftpTransport(sftp_credentials(server, root))
     try:
         day = transport.list_dir(f"{DAY:%Y/%m/%d}")
         assert day is not None and len(day) == len({e.name for e in day}) == len(truth)
@@ -198,7 +162,7 @@ def test_attributes_missing_even_on_stat_are_none(quirky: Callable[..., QuirkSft
     folders are still recognised, and a file of unknown size still downloads whole."""
     server = quirky(omit_size=True, omit_mtime=True, omit_type=True, omit_in_stat=True)
     root, truth = _tree(tmp_path / "sftp", files=1)
-    transport = SftpTransport(_settings(server, root))
+    transport = SftpTransport(sftp_credentials(server, root))
     try:
         files, _ = list_candidates(transport, DAY, DAY)
         assert [(c.path, c.size, c.mtime, c.problem) for c in files] == [(p, None, None, None) for p in truth]
@@ -208,22 +172,6 @@ def test_attributes_missing_even_on_stat_are_none(quirky: Callable[..., QuirkSft
         assert local.read_bytes() == (root / files[0].path).read_bytes()
     finally:
         transport.close()
-
-
-def test_planner_keeps_one_candidate_per_name() -> None:
-    """Whatever the transport, a name listed twice in a day folder is one candidate (and one folder once)."""
-
-    class Repeating:
-        description = "repeating"
-
-        def list_dir(self, rel: str) -> list[RemoteEntry] | None:
-            if rel == "2026/11":
-                return [RemoteEntry("20", None, None, True)] * 2
-            name = "20261120T000000.000Z_PT15M-1.json.gz"
-            return [RemoteEntry(name, 10, 1.0, False), RemoteEntry(name, 10, 1.0, False)]
-
-    files, _ = list_candidates(Repeating(), date(2026, 11, 20), date(2026, 11, 20))  # type: ignore[arg-type]
-    assert [c.path for c in files] == ["2026/11/20/20261120T000000.000Z_PT15M-1.json.gz"]
 
 
 def _symlink_day(base: Path) -> tuple[Path, str]:
@@ -258,7 +206,7 @@ def test_symlinks_are_followed_only_to_files_inside_the_root(server_kind: str, r
         server: Any = (request.getfixturevalue("sshd") if server_kind == "openssh"
                        else quirky(omit_type=True, omit_size=True, omit_mtime=True, repeat_entries=True)
                        if server_kind == "quirk-untyped" else quirky())
-        transport = SftpTransport(_settings(server, root))
+        transport = SftpTransport(sftp_credentials(server, root))
     try:
         files, odd = list_candidates(transport, DAY, DAY)
     finally:
@@ -287,7 +235,7 @@ def test_permission_denied_on_download_raises_file_unreadable_at_once(quirky: Ca
     root, truth = _tree(tmp_path / "sftp", files=2)
     denied, fine = sorted(truth)
     server = quirky(deny_open={str(root / denied)})
-    transport = SftpTransport(_settings(server, root, retries=3, backoff=2.0))
+    transport = SftpTransport(sftp_credentials(server, root, retries=3, backoff=2.0))
     spool = tmp_path / "spool"
     spool.mkdir()
     try:
@@ -311,7 +259,7 @@ def test_permission_denied_on_listing_is_a_clear_error_at_once(quirky: Callable[
     """A folder the SFTP user may not list: a TransportError that says so, without retries."""
     root, _ = _tree(tmp_path / "sftp", files=1)
     server = quirky(deny_list={str(root / f"{DAY:%Y/%m/%d}")})
-    transport = SftpTransport(_settings(server, root, retries=3, backoff=2.0))
+    transport = SftpTransport(sftp_credentials(server, root, retries=3, backoff=2.0))
     try:
         started = time.monotonic()
         with pytest.raises(TransportError, match="permission denied") as caught:
@@ -336,7 +284,7 @@ def test_first_connection_to_a_closed_port_is_retried_then_one_line(tmp_path: Pa
     server = QuirkSftpServer()  # never started: only its keys are used
     try:
         with pytest.raises(TransportError) as caught:
-            SftpTransport(_settings(server, tmp_path, port=free_port()))
+            SftpTransport(sftp_credentials(server, tmp_path, port=free_port()))
     finally:
         server.__exit__(None, None, None)
     message = str(caught.value)
@@ -351,7 +299,7 @@ def test_first_connection_to_something_that_is_not_ssh(tmp_path: Path, caplog: p
     server = QuirkSftpServer()
     try:
         with GarbageServer() as garbage, pytest.raises(TransportError) as caught:
-            SftpTransport(_settings(server, tmp_path, port=garbage.port))
+            SftpTransport(sftp_credentials(server, tmp_path, port=garbage.port))
     finally:
         server.__exit__(None, None, None)
     assert garbage.connections == 3
@@ -368,7 +316,7 @@ def test_first_connection_waits_for_a_server_that_comes_back(tmp_path: Path,
     timer.start()
     try:
         started = time.monotonic()
-        transport = SftpTransport(_settings(server, tmp_path, retries=6, backoff=0.25))
+        transport = SftpTransport(sftp_credentials(server, tmp_path, retries=6, backoff=0.25))
         try:
             assert time.monotonic() - started >= 2.5
             assert transport.list_dir("") is not None
@@ -391,26 +339,12 @@ def test_refused_login_and_unknown_host_are_not_retried(quirky: Callable[..., Qu
                       ({"known_hosts": str(empty)}, "not in known_hosts")):
         started = time.monotonic()
         with pytest.raises(TransportError, match=match):
-            SftpTransport(_settings(server, tmp_path, retries=3, backoff=2.0, **kw))
+            SftpTransport(sftp_credentials(server, tmp_path, retries=3, backoff=2.0, **kw))
         assert time.monotonic() - started < 1.5
-
-
-def test_describe_says_what_happened() -> None:
-    """Timeouts used to log as `failed ()`: every exception now reads as words plus type and message."""
-    assert describe(TimeoutError()) and "timed out" in describe(TimeoutError())
-    assert "DNS" in describe(socket.gaierror(-2, "Name or service not known"))
-    assert "connection refused" in describe(ConnectionRefusedError(111, "Connection refused"))
-    assert describe(EOFError()) == "the server closed the connection (EOFError)"
-    assert describe(ValueError("odd\nthing")) == "ValueError: odd thing"
 
 
 # --------------------------------------------------------------------------------------------------
 # known_hosts with marker lines
-
-
-def _other_key_text(tmp_path: Path, name: str) -> str:
-    pair = Ed25519KeyPair(tmp_path / name)
-    return f"{pair.key_type} {pair.key_b64}"
 
 
 def test_known_hosts_with_marker_and_damaged_lines_still_connects(quirky: Callable[..., QuirkSftpServer],
@@ -424,14 +358,14 @@ def test_known_hosts_with_marker_and_damaged_lines_still_connects(quirky: Callab
     known = tmp_path / "known_hosts"
     known.write_text("\n".join([
         "# company defaults",
-        f"@cert-authority *.corp.example {_other_key_text(tmp_path, 'ca')}",
-        f"@revoked * {_other_key_text(tmp_path, 'old')}",
+        f"@cert-authority *.corp.example {Ed25519KeyPair(tmp_path / 'ca').key_text}",
+        f"@revoked * {Ed25519KeyPair(tmp_path / 'old').key_text}",
         "garbage",
         f"{name} ssh-ed25519 !!!not-base64!!!",
         server.known_hosts_line(paramiko.HostKeys.hash_host(name)),
         "",
     ]))
-    transport = SftpTransport(_settings(server, tmp_path, known_hosts=str(known)))
+    transport = SftpTransport(sftp_credentials(server, tmp_path, known_hosts=str(known)))
     try:
         assert transport.list_dir("") is not None
     finally:
@@ -453,33 +387,16 @@ def test_revoked_host_key_is_refused_before_login(quirky: Callable[..., QuirkSft
     pin = {"trust_host_key": server.host_key_fingerprint} if pinned else {}
     started = time.monotonic()
     with pytest.raises(HostKeyError, match="revoked") as caught:
-        SftpTransport(_settings(server, tmp_path, known_hosts=str(known), retries=3, backoff=2.0, **pin))
+        SftpTransport(sftp_credentials(server, tmp_path, known_hosts=str(known), retries=3, backoff=2.0, **pin))
     assert time.monotonic() - started < 1.5
     assert server.host_key_fingerprint in str(caught.value) and "line 2" in str(caught.value)
     assert server.connections == 1 and server.auth_attempts == 0
 
 
-def test_known_hosts_patterns_match_like_openssh(tmp_path: Path) -> None:
-    """Hashed names, wildcards, `!` negation and the `[host]:port` form select the keys for a host."""
-    a, b, c, d = (_other_key_text(tmp_path, n) for n in "abcd")
-    hashed = paramiko.HostKeys.hash_host("[sftp.example.com]:2222")
-    known = tmp_path / "known_hosts"
-    known.write_text(f"{hashed} {a}\n*.example.com,!bad.example.com {b}\n[sftp.example.com]:* {c}\n"
-                     f"@revoked sftp.example.com {d}\n")
-    hosts = KnownHosts.load(str(known))
-    keys = {k.get_base64() for k in hosts.keys_for("[sftp.example.com]:2222")}
-    assert keys == {a.split()[1], c.split()[1]}
-    assert {k.get_base64() for k in hosts.keys_for("sftp.example.com")} == {b.split()[1]}
-    assert hosts.keys_for("bad.example.com") == []
-    revoked = hosts.lines[-1].key
-    assert hosts.revoked_line("sftp.example.com", revoked) == 4
-    assert hosts.revoked_line("other.example.com", revoked) is None
-
-
 def test_openssh_server_is_unaffected(sshd: PrivateSshd, tmp_path: Path) -> None:
     """Baseline against OpenSSH (full attributes): the same listing and download path works unchanged."""
     root, truth = _tree(tmp_path / "sftp", files=2)
-    transport = SftpTransport(_settings(sshd, root))
+    transport = SftpTransport(sftp_credentials(sshd, root))
     try:
         files, _ = list_candidates(transport, DAY, DAY)
         assert [c.path for c in files] == sorted(truth)

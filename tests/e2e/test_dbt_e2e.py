@@ -12,203 +12,34 @@ holding a copy of ``profiles.example.yml`` (exactly what a user does), and its o
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import os
+import re
 import shutil
-import subprocess
 import sys
 import textwrap
-from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pytest
+from support.data import ACCOUNT, generate_cli
+from support.dbt import BIN, MARTS, Warehouse, assert_matches_truth, build_and_check, mart_totals
+from support.loader import REPO, run_or_fail
+from support.servers import PrivatePostgres
 
-REPO = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-MARTS = ("sessions_fact", "offer_exposure", "purchase_items")
-DBT_TIMEOUT = 600
-
-
-# ----------------------------------------------------------------------------------------- helpers
-
-
-def _run(cmd: list[str], env: dict[str, str], what: str, timeout: int = DBT_TIMEOUT) -> str:
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
-    if proc.returncode != 0:
-        raise AssertionError(f"{what} failed ({proc.returncode}):\n{proc.stdout[-8000:]}\n{proc.stderr[-4000:]}")
-    return proc.stdout
-
-
-def generate(out: Path, *extra: str) -> dict:
-    truth = out / "truth.json"
-    _run(
-        [sys.executable, "-m", "dlt_pipeline.synthetic.generate", "--out", str(out), "--truth", str(truth), *extra],
-        dict(os.environ),
-        "generator",
-    )
-    return json.loads(truth.read_text())
-
-
-def session_stream_dir(out: Path, account: int = 1234) -> Path:
-    return out / str(account) / "raw_data" / "session_stream"
-
-
-class Warehouse:
-    """One destination (DuckDB file or PostgreSQL schema pair) plus the env the loader and dbt need."""
-
-    def __init__(self, tmp: Path, kind: str, pg=None, name: str = "t", dbt_vars: dict | None = None):
-        self.kind = kind
-        self.tmp = tmp
-        self.pg = pg
-        self.raw_schema = f"raw_{name}"
-        self.schema = f"an_{name}"  # dbt target schema; layers go to <schema>_staging / _intermediate
-        self.duckdb_path = tmp / "warehouse.duckdb"
-        self.dbt_vars = {"raw_schema": self.raw_schema, **(dbt_vars or {})}
-        self.profiles_dir = tmp / "profiles"
-        self.profiles_dir.mkdir(exist_ok=True)
-        shutil.copy(REPO / "profiles.example.yml", self.profiles_dir / "profiles.yml")
-
-    def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            SESSION_STREAM_DUCKDB=str(self.duckdb_path),
-            DBT_SCHEMA=self.schema,
-            DBT_TARGET=self.kind,
-            DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-            DO_NOT_TRACK="1",
-        )
-        if self.pg is not None:
-            env.update(
-                DESTINATION__POSTGRES__CREDENTIALS=self.pg.dsn,
-                DBT_PG_HOST=self.pg.host,
-                DBT_PG_PORT=str(self.pg.port),
-                DBT_PG_USER=self.pg.user,
-                DBT_PG_PASSWORD=self.pg.password,
-                DBT_PG_DBNAME=self.pg.database,
-                DBT_PG_SSLMODE="disable",
-            )
-        return env
-
-    def load(self, source: Path, *extra: str) -> None:
-        cmd = [
-            sys.executable,
-            str(REPO / "dlt_pipeline" / "run.py"),
-            "--source", str(source),
-            "--destination", self.kind,
-            "--dataset-name", self.raw_schema,
-            "--min-file-age-seconds", "0",
-            "--pipelines-dir", str(self.tmp / "pipelines"),
-            *(extra or ("--start-date", "2026-10-01")),
-            "-q",
-        ]
-        if self.kind == "duckdb":
-            cmd += ["--duckdb-path", str(self.duckdb_path)]
-        _run(cmd, self.env(), "loader")
-
-    def dbt(self, *args: str) -> str:
-        cmd = [
-            str(BIN / "dbt"), *args,
-            "--profiles-dir", str(self.profiles_dir),
-            "--target-path", str(self.tmp / "dbt_target"),
-            "--log-path", str(self.tmp / "dbt_logs"),
-            "--vars", json.dumps(self.dbt_vars),
-        ]
-        return _run(cmd, self.env(), "dbt " + " ".join(args))
-
-    def query(self, sql: str) -> list[tuple]:
-        sql = sql.replace("{mart}", self.schema)
-        if self.kind == "duckdb":
-            con = duckdb.connect(str(self.duckdb_path), read_only=True)
-            try:
-                return con.sql(sql).fetchall()
-            finally:
-                con.close()
-        import psycopg2
-
-        con = psycopg2.connect(self.pg.dsn)
-        try:
-            with con.cursor() as cur:
-                cur.execute(sql)
-                return cur.fetchall()
-        finally:
-            con.close()
-
-    def snapshot(self) -> dict[str, list[tuple]]:
-        """Every row of every mart, normalised and sorted, for exact comparison."""
-        out = {}
-        for mart in MARTS:
-            rows = self.query(f"select * from {{mart}}.{mart}")
-            out[mart] = sorted((tuple(_norm(v) for v in row) for row in rows), key=repr)
-        # the deduplicated sessions are an incremental table too
-        rows = self.query("select * from {mart}_intermediate.int_monetate__sessions_deduped")
-        out["int_monetate__sessions_deduped"] = sorted((tuple(_norm(v) for v in row) for row in rows), key=repr)
-        return out
-
-
-def _norm(v):
-    if isinstance(v, float):
-        return round(v, 6)
-    if isinstance(v, Decimal):
-        return v.normalize()
-    return v
-
-
-def mart_totals(wh: Warehouse) -> dict:
-    (sessions, converted, revenue, page_views, items_value_f), = wh.query(
-        "select count(*), sum(case when is_converted then 1 else 0 end), sum(session_value), sum(page_views),"
-        " sum(purchased_items_value) from {mart}.sessions_fact"
-    )
-    (exposures,), = wh.query("select count(*) from {mart}.offer_exposure")
-    (items, items_value), = wh.query("select count(*), sum(line_value) from {mart}.purchase_items")
-    by_day = {
-        str(day): {"sessions": int(n), "revenue": round(float(rev), 2)}
-        for day, n, rev in wh.query(
-            "select session_date, count(*), sum(session_value) from {mart}.sessions_fact"
-            " group by session_date order by 1"
-        )
-    }
-    return {
-        "sessions": int(sessions),
-        "converted_sessions": int(converted),
-        "revenue": round(float(revenue), 2),
-        "offer_exposures": int(exposures),
-        "purchase_items": int(items),
-        "items_value": round(float(items_value), 2),
-        "page_views": int(page_views),
-        "by_day": by_day,
-        "_items_value_from_fact": round(float(items_value_f), 2),
-    }
-
-
-def assert_matches_truth(wh: Warehouse, truth: dict) -> None:
-    got = mart_totals(wh)
-    want = truth["dedup"]
-    assert got["_items_value_from_fact"] == want["items_value"]
-    for key in ("sessions", "converted_sessions", "revenue", "offer_exposures", "purchase_items", "items_value",
-                "page_views", "by_day"):
-        assert got[key] == want[key], f"{key}: marts {got[key]!r} != ground truth {want[key]!r}"
-
-
-def build_and_check(wh: Warehouse, *flags: str) -> str:
-    out = wh.dbt("build", *flags)
-    assert "Completed successfully" in out, out[-4000:]
-    return out
-
-
-GEN_ARGS = ("--days", "2", "--sessions-per-day", "1200", "--files-per-window", "2", "--redeliver", "2",
-            "--reemit", "0.3", "--seed", "11")
-
+from dlt_pipeline.mart_summary import print_summary
+from dlt_pipeline.synthetic.generator import session_stream_root
 
 # ----------------------------------------------------------------------------------------- tests
 
 
 @pytest.mark.timeout(900)
-def test_duckdb_loader_to_marts_matches_ground_truth(tmp_path: Path) -> None:
-    truth = generate(tmp_path / "src", *GEN_ARGS)
+def test_duckdb_loader_to_marts_matches_ground_truth(tmp_path: Path, mart_data: tuple[dict, Path]) -> None:
+    truth, source = mart_data
     assert truth["extra"]["redelivered_files"] == 2 and truth["extra"]["reemitted_sessions"] > 0
     wh = Warehouse(tmp_path, "duckdb")
-    wh.load(session_stream_dir(tmp_path / "src"))
+    wh.load(source)
     out = build_and_check(wh)
     assert "unit test" in out  # unit tests ran as part of build
     assert_matches_truth(wh, truth)
@@ -219,11 +50,6 @@ def test_duckdb_loader_to_marts_matches_ground_truth(tmp_path: Path) -> None:
     assert capped >= 1
 
     # the README demo's summary reads the same marts
-    import io
-
-    sys.path.insert(0, str(REPO))
-    from dlt_pipeline.mart_summary import print_summary
-
     buf = io.StringIO()
     s = print_summary(str(wh.duckdb_path), wh.schema, file=buf)
     assert s["sessions"] == truth["dedup"]["sessions"]
@@ -236,11 +62,9 @@ def test_duckdb_loader_to_marts_matches_ground_truth(tmp_path: Path) -> None:
     assert any(k.endswith(".sessions_fact") for k in catalog["nodes"])
 
 
-def _two_batches(tmp_path: Path) -> tuple[dict, Path, list[Path], list[Path]]:
+def _two_batches(mart_data: tuple[dict, Path]) -> tuple[dict, Path, list[Path], list[Path]]:
     """Generated tree split into batch 1 and batch 2 (late files, late sessions, a re-delivered file)."""
-    src = tmp_path / "src"
-    truth = generate(src, *GEN_ARGS)
-    root = session_stream_dir(src)
+    truth, root = mart_data
     files = sorted(p.relative_to(root) for p in root.rglob("*.json.gz"))
     # batch 1: windows before 2026-11-02 12:00, minus every 7th file (held back: a late delivery)
     cut = "20261102T120000"
@@ -266,8 +90,8 @@ def _redeliver(dest: Path, rel: Path) -> Path:
     return new
 
 
-def incremental_equals_full(tmp_path: Path, wh: Warehouse) -> None:
-    truth, root, batch1, batch2 = _two_batches(tmp_path)
+def incremental_equals_full(tmp_path: Path, wh: Warehouse, mart_data: tuple[dict, Path]) -> None:
+    truth, root, batch1, batch2 = _two_batches(mart_data)
     served = tmp_path / "served"
     _copy(batch1, root, served)
     wh.load(served)
@@ -326,23 +150,26 @@ def incremental_equals_full(tmp_path: Path, wh: Warehouse) -> None:
 
 
 @pytest.mark.timeout(900)
-def test_duckdb_incremental_two_batches_equals_full_build(tmp_path: Path) -> None:
-    incremental_equals_full(tmp_path, Warehouse(tmp_path, "duckdb", dbt_vars={"mart_lookback_hours": 0}))
+def test_duckdb_incremental_two_batches_equals_full_build(tmp_path: Path, mart_data: tuple[dict, Path]) -> None:
+    incremental_equals_full(tmp_path, Warehouse(tmp_path, "duckdb", dbt_vars={"mart_lookback_hours": 0}), mart_data)
 
 
 @pytest.mark.timeout(900)
-def test_postgres_loader_to_marts_matches_ground_truth(tmp_path: Path, postgres) -> None:
-    truth = generate(tmp_path / "src", *GEN_ARGS)
+def test_postgres_loader_to_marts_matches_ground_truth(tmp_path: Path, postgres: PrivatePostgres,
+                                                       mart_data: tuple[dict, Path]) -> None:
+    truth, source = mart_data
     wh = Warehouse(tmp_path, "postgres", pg=postgres, name="pg_full")
-    wh.load(session_stream_dir(tmp_path / "src"))
+    wh.load(source)
     build_and_check(wh)
     assert_matches_truth(wh, truth)
 
 
 @pytest.mark.timeout(900)
-def test_postgres_incremental_two_batches_equals_full_build(tmp_path: Path, postgres) -> None:
+def test_postgres_incremental_two_batches_equals_full_build(tmp_path: Path, postgres: PrivatePostgres,
+                                                            mart_data: tuple[dict, Path]) -> None:
     incremental_equals_full(
-        tmp_path, Warehouse(tmp_path, "postgres", pg=postgres, name="pg_incr", dbt_vars={"mart_lookback_hours": 0})
+        tmp_path, Warehouse(tmp_path, "postgres", pg=postgres, name="pg_incr", dbt_vars={"mart_lookback_hours": 0}),
+        mart_data,
     )
 
 
@@ -398,7 +225,7 @@ def test_redshift_parse_and_compile_without_cluster(tmp_path: Path) -> None:
     shutil.copy(REPO / "profiles.example.yml", profiles / "profiles.yml")
     env = dict(os.environ, **_REDSHIFT_ENV)
     target = tmp_path / "target"
-    _run([str(BIN / "dbt"), "parse", "--profiles-dir", str(profiles), "--target-path", str(target),
+    run_or_fail([str(BIN / "dbt"), "parse", "--profiles-dir", str(profiles), "--target-path", str(target),
           "--log-path", str(tmp_path / "logs")], env, "dbt parse (redshift)")
     manifest = json.loads((target / "manifest.json").read_text())
     assert manifest["metadata"]["adapter_type"] == "redshift"
@@ -407,21 +234,25 @@ def test_redshift_parse_and_compile_without_cluster(tmp_path: Path) -> None:
     script.write_text(_COMPILE_SCRIPT)
     for mode in ("first", "incremental"):
         out_dir = tmp_path / f"compiled_{mode}"
-        _run([sys.executable, str(script), mode, str(profiles), str(out_dir)], env, f"dbt compile redshift ({mode})")
+        run_or_fail([sys.executable, str(script), mode, str(profiles), str(out_dir)], env,
+                    f"dbt compile redshift ({mode})")
         compiled = {p.name: p.read_text() for p in (out_dir / "compiled").rglob("*.sql")}
         expected = {"sessions_fact.sql", "offer_exposure.sql", "purchase_items.sql", "stg_monetate__sessions.sql"}
         assert expected <= set(compiled)
         stg = compiled["stg_monetate__sessions.sql"]
-        # redshift__ versions were dispatched: epoch ms via interval arithmetic, explicit flag mapping
+        # the project's redshift__ versions were dispatched: epoch ms via interval arithmetic, explicit flag mapping
         assert "timestamp 'epoch'" in stg and "convert_timezone('UTC'" in stg and "btrim(" in stg
         assert "status = 0" in stg  # staging reads completed loads only
-        fact = compiled["sessions_fact.sql"]
-        assert "trunc(" in fact and "datediff(millisecond" in fact
+        # and dbt's own redshift__ built-ins (they render one argument per line, hence the whitespace removal)
+        enriched = re.sub(r"\s+", "", compiled["int_monetate__sessions_enriched.sql"].lower())
+        assert "date_trunc('day'," in enriched and "datediff(millisecond," in enriched
         if mode == "incremental":
-            assert "dateadd(hour" in fact and "int_monetate__session_versions" in fact
-        # nothing DuckDB- or Postgres-only leaks into Redshift SQL
+            fact = re.sub(r"\s+", "", compiled["sessions_fact.sql"].lower())
+            assert "dateadd(hour," in fact and "int_monetate__session_versions" in fact
+        # nothing DuckDB- or Postgres-only leaks into Redshift SQL (`::` casts are fine on Redshift: dbt's own
+        # redshift__cast_bool_to_text uses one)
         for name, sql in compiled.items():
-            for bad in ("try_cast(", "epoch_ms(", "qualify ", "::", "to_hours(", "timezone('UTC'"):
+            for bad in ("try_cast(", "epoch_ms(", "qualify ", "to_hours(", "timezone('UTC'"):
                 assert bad not in sql.lower(), f"{bad!r} in compiled {name}"
 
 
@@ -429,11 +260,9 @@ def test_redshift_parse_and_compile_without_cluster(tmp_path: Path) -> None:
 def test_duckdb_quarantined_lines_and_files_reach_staging(tmp_path: Path) -> None:
     """The rejects table exists only once something was quarantined: staging reads it then, and the
     ledger reconciliation still holds for a file with rejected lines; marts hold the good lines only."""
-    import gzip
-
     src = tmp_path / "src"
-    truth = generate(src, "--sessions-per-day", "300", "--seed", "5")
-    day = session_stream_dir(src) / "2026" / "11" / "01"
+    truth = generate_cli(src, "--sessions-per-day", "300", "--seed", "5")
+    day = session_stream_root(src, ACCOUNT) / "2026" / "11" / "01"
     files = sorted(day.glob("*.json.gz"))
     with gzip.open(files[4], "ab") as fh:
         fh.write(b"{not json\n[1, 2]\n")
@@ -443,7 +272,7 @@ def test_duckdb_quarantined_lines_and_files_reach_staging(tmp_path: Path) -> Non
 
     wh = Warehouse(tmp_path, "duckdb")
     try:
-        wh.load(session_stream_dir(src))
+        wh.load(session_stream_root(src, ACCOUNT))
     except AssertionError as exc:  # the loader may exit non-zero to report quarantines; the data is loaded
         assert "quarantin" in str(exc).lower(), exc
     build_and_check(wh)

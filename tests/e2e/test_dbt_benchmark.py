@@ -1,6 +1,6 @@
 """dbt build benchmark (opt-in, not part of the normal suite).
 
-    SESSION_STREAM_DBT_BENCH=1000000 .venv/bin/python -m pytest tests/test_dbt_benchmark.py -s
+    SESSION_STREAM_DBT_BENCH=1000000 .venv/bin/python -m pytest tests/e2e/test_dbt_benchmark.py -s
 
 Generates N sessions (default 1,000,000 when the variable is just ``1``), holds back the newest
 15-minute file, loads the rest into DuckDB with the loader and times a full ``dbt build``; then serves
@@ -19,14 +19,25 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from test_dbt_e2e import Warehouse, generate, session_stream_dir
+from support.data import ACCOUNT, generate_cli
+from support.dbt import Warehouse
+
+from dlt_pipeline.synthetic.generator import session_stream_root
 
 BENCH = os.environ.get("SESSION_STREAM_DBT_BENCH")
 
 pytestmark = pytest.mark.skipif(not BENCH, reason="set SESSION_STREAM_DBT_BENCH=N to run the dbt benchmark")
+
+
+def _seconds(step: Callable[..., object], *args: object) -> float:
+    """Wall time of `step(*args)`."""
+    started = time.perf_counter()
+    step(*args)
+    return time.perf_counter() - started
 
 
 @pytest.mark.timeout(7200)
@@ -35,39 +46,27 @@ def test_dbt_full_vs_incremental_build_time(tmp_path: Path) -> None:
     days = max(1, n // 250_000)
     src = tmp_path / "src"
     t0 = time.perf_counter()
-    truth = generate(src, "--days", str(days), "--sessions-per-day", str(n // days), "--redeliver", "2",
+    truth = generate_cli(src, "--days", str(days), "--sessions-per-day", str(n // days), "--redeliver", "2",
                      "--reemit", "0.05", "--seed", "3")
     t_gen = time.perf_counter() - t0
-    root = session_stream_dir(src)
+    root = session_stream_root(src, ACCOUNT)
     files = sorted(root.rglob("*.json.gz"), key=lambda p: p.name)
     newest = files[-1]
     served = tmp_path / "served"
     shutil.copytree(root, served, ignore=lambda d, names: [x for x in names if x == newest.name])
 
     wh = Warehouse(tmp_path, "duckdb", name="bench", dbt_vars={"mart_lookback_hours": 0})
-    t0 = time.perf_counter()
-    wh.load(served)
-    t_load = time.perf_counter() - t0
+    t_load = _seconds(wh.load, served)
 
     wh.dbt("seed")
-    t0 = time.perf_counter()
-    wh.dbt("run")
-    t_full_run = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    wh.dbt("test")
-    t_full_test = time.perf_counter() - t0
+    t_full_run, t_full_test = _seconds(wh.dbt, "run"), _seconds(wh.dbt, "test")
     (sessions_full,), = wh.query("select count(*) from {mart}.sessions_fact")
 
     rel = newest.relative_to(root)
     (served / rel).parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(newest, served / rel)
     wh.load(served)
-    t0 = time.perf_counter()
-    wh.dbt("run")
-    t_incr_run = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    wh.dbt("test")
-    t_incr_test = time.perf_counter() - t0
+    t_incr_run, t_incr_test = _seconds(wh.dbt, "run"), _seconds(wh.dbt, "test")
     t_full, t_incr = t_full_run + t_full_test, t_incr_run + t_incr_test
     (sessions,), = wh.query("select count(*) from {mart}.sessions_fact")
     assert sessions == truth["dedup"]["sessions"]

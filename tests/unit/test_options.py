@@ -2,7 +2,8 @@
 
 A negative look-back used to be accepted and silently skip days (lost data), a reversed or future date
 range exited 0 with "nothing to list", and a huge look-back crashed with OverflowError. Values are
-checked wherever they come from: flags, environment variables and .dlt/config.toml.
+checked wherever they come from: flags and environment variables here, in process; the same as a real
+process and from .dlt/config.toml in tests/e2e/test_options.py.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from loader_helpers import Target, explain, run_loader, today
+from support.data import today
+from support.loader import Target
 
 from dlt_pipeline.cli import main
-from dlt_pipeline.exit_codes import EXIT_OK, EXIT_USAGE
+from dlt_pipeline.exit_codes import EXIT_USAGE
 
 TOMORROW = (today() + timedelta(days=1)).isoformat()
 LAST_WEEK = (today() - timedelta(days=7)).isoformat()
@@ -46,13 +48,6 @@ CASES = {
 }
 
 
-def _source(tmp_path: Path) -> Path:
-    """An empty local source folder: bad options must be refused before it is even listed."""
-    source = tmp_path / "source"
-    source.mkdir(exist_ok=True)
-    return source
-
-
 @pytest.mark.parametrize(("flags", "env", "names"), list(CASES.values()), ids=list(CASES))
 def test_bad_option_exits_2_with_one_line(tmp_path: Path, flags: list[str], env: dict[str, str], names: str,
                                           monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -62,8 +57,10 @@ def test_bad_option_exits_2_with_one_line(tmp_path: Path, flags: list[str], env:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     target = Target(tmp_path / "warehouse")
+    source = tmp_path / "source"  # empty: bad options must be refused before it is even listed
+    source.mkdir()
     try:
-        code = main(["--source", str(_source(tmp_path)), *map(str, target.args()), *flags])
+        code = main(["--source", str(source), *map(str, target.args()), *flags])
     except SystemExit as exc:  # argparse refuses malformed values itself
         code = exc.code
     message = capsys.readouterr().err.strip()
@@ -71,33 +68,3 @@ def test_bad_option_exits_2_with_one_line(tmp_path: Path, flags: list[str], env:
     assert len(message.splitlines()) == 1 and names in message, message
     assert "Traceback" not in message
     assert not target.duckdb_path.exists(), "a refused run must not create the warehouse"
-
-
-def test_bad_option_as_a_real_process(tmp_path: Path) -> None:
-    """The same as a scheduler meets it: exit code 2, one line on stderr, no traceback."""
-    target = Target(tmp_path / "warehouse")
-    proc = run_loader("--source", _source(tmp_path), *target.args(), env={"SESSION_STREAM__LOOKBACK_DAYS": "-1"})
-    assert proc.returncode == EXIT_USAGE, explain(proc)
-    message = proc.stderr.strip()
-    assert len(message.splitlines()) == 1 and message.startswith("error:"), explain(proc)
-    assert "SESSION_STREAM__LOOKBACK_DAYS" in message and "Traceback" not in proc.stdout + proc.stderr
-
-
-def test_bad_value_in_config_file_names_the_setting(tmp_path: Path) -> None:
-    """`lookback_days = -1` under [session_stream] in .dlt/config.toml is refused like the flag."""
-    (tmp_path / ".dlt").mkdir()
-    (tmp_path / ".dlt" / "config.toml").write_text("[session_stream]\nlookback_days = -1\n")
-    target = Target(tmp_path / "warehouse")
-    proc = run_loader("--source", _source(tmp_path), *target.args(), cwd=tmp_path)
-    assert proc.returncode == EXIT_USAGE, explain(proc)
-    assert len(proc.stderr.strip().splitlines()) == 1 and "lookback_days" in proc.stderr, explain(proc)
-    assert "config.toml" in proc.stderr and "Traceback" not in proc.stderr
-
-
-def test_limits_themselves_are_accepted(tmp_path: Path) -> None:
-    """The edges of every range still run: a look-back of 3650 days, today as start and end, zero workers."""
-    target = Target(tmp_path / "warehouse")
-    proc = run_loader("--source", _source(tmp_path), *target.args(), "--lookback-days", "3650", "--workers", "0",
-                      "--start-date", today().isoformat(), "--end-date", today().isoformat(), "--batch-size", "1",
-                      env={"SESSION_STREAM__RETRIES": "0", "SESSION_STREAM__BACKOFF": "0"})
-    assert proc.returncode == EXIT_OK, explain(proc)

@@ -31,14 +31,14 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import paramiko
 import psycopg2
 import psycopg2.extensions
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from psycopg2 import sql
@@ -77,6 +77,16 @@ def is_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
+def require(found: str | None, what: str, package: str) -> None:
+    """Skip (developer machine) or fail (CI) when a server binary is missing; see tests/conftest.py."""
+    if found is not None:
+        return
+    message = f"{what} not found; install the Debian package '{package}' to run this test"
+    if is_ci():
+        pytest.fail(f"{message} (CI is set, so this is an error, not a skip)", pytrace=False)
+    pytest.skip(message)
+
+
 def find_sshd() -> str | None:
     """Return the sshd binary path, or None when openssh-server is not installed.
 
@@ -106,6 +116,28 @@ def find_pg_bindir() -> str | None:
     if found and os.access(Path(found).with_name("pg_ctl"), os.X_OK):
         return str(Path(found).parent)
     return None
+
+
+def listen(port: int = 0, backlog: int = 16, poll: float = 0.1) -> socket.socket:
+    """A TCP listener on 127.0.0.1 (port 0: a free one) whose accept() wakes every `poll` s to check for stop."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((LOOPBACK, port))
+    listener.listen(backlog)
+    listener.settimeout(poll)
+    return listener
+
+
+def accepted(listener: socket.socket, stop: threading.Event) -> Iterator[socket.socket]:
+    """Connections accepted on `listener` until `stop` is set or the listener is closed."""
+    while not stop.is_set():
+        try:
+            conn, _addr = listener.accept()
+        except TimeoutError:
+            continue
+        except OSError:
+            return
+        yield conn
 
 
 def _tail(path: Path, max_chars: int = 6000) -> str:
@@ -152,6 +184,46 @@ def _kill_quietly(pids: list[int], sig: signal.Signals = signal.SIGKILL) -> None
 
 
 # --------------------------------------------------------------------------------------------------
+# what the private daemons share
+
+
+class _DaemonInTempDir:
+    """A daemon whose config, data and log live in one temp dir (:class:`PrivateSshd`, :class:`PrivatePostgres`).
+
+    As a context manager it starts the daemon and, on leaving (or when start-up fails), stops it and deletes
+    the dir.
+    """
+
+    dir: Path
+    log_path: Path
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Stop and delete the temp dir."""
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def read_log(self) -> str:
+        """The daemon's log: sshd's (VERBOSE: auth failures, disconnects) or PostgreSQL's (start-up, statements)."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def __enter__(self) -> Self:
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------------------------------
 # SSH keys
 
 
@@ -185,6 +257,11 @@ class Ed25519KeyPair:
         self.key_type, self.key_b64 = public_line.split()[:2]
 
     @property
+    def key_text(self) -> str:
+        """``ssh-ed25519 BASE64``: the key part of a known_hosts or authorized_keys line."""
+        return f"{self.key_type} {self.key_b64}"
+
+    @property
     def fingerprint(self) -> str:
         """OpenSSH-style ``SHA256:<unpadded base64>`` fingerprint of the public key."""
         digest = hashlib.sha256(base64.b64decode(self.key_b64)).digest()
@@ -212,7 +289,7 @@ def _openssh_version(sshd: str) -> tuple[int, int]:
 # sshd
 
 
-class PrivateSshd:
+class PrivateSshd(_DaemonInTempDir):
     """A private OpenSSH sshd on a free 127.0.0.1 port, serving the real filesystem over SFTP.
 
     Tests point the client at absolute paths under their own temp dirs (see :meth:`url`). The server
@@ -299,11 +376,6 @@ class PrivateSshd:
         self.stop(kill_sessions=kill_sessions)
         return self.start()
 
-    def close(self) -> None:
-        """Stop and delete the temp dir."""
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
     @property
     def running(self) -> bool:
         """Whether the sshd listener process is alive."""
@@ -313,10 +385,6 @@ class PrivateSshd:
     def pid(self) -> int | None:
         """Pid of the listener process, if started."""
         return self._proc.pid if self._proc is not None else None
-
-    def read_log(self) -> str:
-        """Full sshd log (VERBOSE): useful to assert on auth failures or disconnects."""
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def ssh_client(
         self,
@@ -362,23 +430,6 @@ class PrivateSshd:
         path = self.dir / f"known_hosts_{host}_{port}_{suffix}"
         path.write_text(key.known_hosts_line(host, port) + "\n")
         return path
-
-    # -- context manager ----------------------------------------------------------------------
-
-    def __enter__(self) -> Self:
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -521,11 +572,7 @@ class FaultProxy:
         self._stop = threading.Event()
         self._sockets: set[socket.socket] = set()
         self._threads: list[threading.Thread] = []
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind((self.host, 0))
-        self._listener.listen(64)
-        self._listener.settimeout(self._POLL)
+        self._listener = listen(backlog=64, poll=self._POLL)
         self.port = int(self._listener.getsockname()[1])
         self._acceptor = threading.Thread(
             target=self._accept_loop, name=f"FaultProxy-accept-{self.port}", daemon=True
@@ -575,12 +622,7 @@ class FaultProxy:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     # -- internals ----------------------------------------------------------------------------
@@ -593,13 +635,7 @@ class FaultProxy:
         return self
 
     def _accept_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                client, _addr = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
+        for client in accepted(self._listener, self._stop):
             self._threads = [t for t in self._threads if t.is_alive()]
             if len(self._threads) >= self.max_connections:
                 self.rejected += 1
@@ -688,7 +724,7 @@ def _shutdown_close(sock: socket.socket) -> None:
 # PostgreSQL
 
 
-class PrivatePostgres:
+class PrivatePostgres(_DaemonInTempDir):
     """A private PostgreSQL cluster in a temp dir on a free 127.0.0.1 port, with fsync off.
 
     Provides a login role ``loader`` (password auth over TCP, scram-sha-256) owning database
@@ -821,32 +857,6 @@ class PrivatePostgres:
             ],
             check=False,
         )
-
-    def close(self) -> None:
-        """Stop and delete the temp dir."""
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def read_log(self) -> str:
-        """The server log (startup errors, statement errors)."""
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    # -- context manager ----------------------------------------------------------------------
-
-    def __enter__(self) -> Self:
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- internals ----------------------------------------------------------------------------
 
