@@ -1,4 +1,5 @@
-"""Fault-injection points for the reliability tests (`tests/test_reliability*.py`); inert by default.
+"""Fault-injection points for the reliability tests (`tests/e2e/test_reliability.py`, `test_no_wedge.py`,
+`test_dbt_after_crash.py`); inert by default.
 
 Nothing here does anything unless one of these environment variables is set, which no user
 configuration does:

@@ -90,3 +90,39 @@ def test_dbt_full_vs_incremental_build_time(tmp_path: Path) -> None:
     print("\n" + json.dumps(result, indent=2))
     if os.environ.get("SESSION_STREAM_DBT_BENCH_OUT"):
         Path(os.environ["SESSION_STREAM_DBT_BENCH_OUT"]).write_text(json.dumps(result, indent=2))
+
+
+@pytest.mark.timeout(7200)
+def test_postgres_incremental_run_with_and_without_jit(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """PostgreSQL: incremental `dbt run` after one new file, JIT on vs off (the marts' pre-hook), alternating.
+
+    The newest four files are held back and served one at a time; runs 1 and 3 keep JIT on
+    (`monetate_postgres_jit: true`), runs 2 and 4 use the default (JIT off for the marts), so a drift in
+    machine load hits both settings alike. Prints each run and the ratio of the medians.
+    """
+    pg = request.getfixturevalue("postgres")
+    n = int(BENCH) if BENCH and BENCH != "1" else 200_000
+    src = tmp_path / "src"
+    generate_cli(src, "--days", "1", "--sessions-per-day", str(n), "--redeliver", "2", "--reemit", "0.05",
+                 "--seed", "3")
+    root = session_stream_root(src, ACCOUNT)
+    held = sorted(root.rglob("*.json.gz"), key=lambda p: p.name)[-4:]
+    served = tmp_path / "served"
+    shutil.copytree(root, served, ignore=lambda d, names: [x for x in names if x in {h.name for h in held}])
+    wh = Warehouse(tmp_path, "postgres", pg=pg, name="jitbench", dbt_vars={"mart_lookback_hours": 0})
+    wh.load(served)
+    wh.dbt("seed")
+    wh.dbt("run")
+    times: dict[bool, list[float]] = {True: [], False: []}
+    for i, newest in enumerate(held):
+        rel = newest.relative_to(root)
+        (served / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(newest, served / rel)
+        wh.load(served)
+        jit = i % 2 == 0
+        wh.dbt_vars["monetate_postgres_jit"] = jit
+        times[jit].append(_seconds(wh.dbt, "run"))
+    on, off = sorted(times[True]), sorted(times[False])
+    result = {"sessions": n, "incremental_run_s_jit_on": on, "incremental_run_s_jit_off": off,
+              "ratio_off_to_on": round(sum(off) / sum(on), 3)}
+    print("\n" + json.dumps(result, indent=2))

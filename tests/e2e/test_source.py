@@ -16,7 +16,7 @@ from support.data import ACCOUNT, days_ago, write_window
 from support.loader import Target, explain
 from support.servers import PrivateSshd
 from support.sftp import sftp_args
-from support.warehouse import SCHEMA, duckdb_query
+from support.warehouse import SCHEMA, duckdb_connection
 
 from dlt_pipeline.session_stream import session_stream
 from dlt_pipeline.synthetic.generator import CHILD_TABLES, session_stream_root
@@ -29,13 +29,13 @@ IGNORED = {"_dlt_load_id", "load_id", "loaded_at", "modified_at"}  # when a row 
 
 def _rows(path: Path, dataset: str = SCHEMA) -> dict[str, list[tuple[Any, ...]]]:
     """Every raw table's rows without load bookkeeping, sorted: two warehouses compare equal row for row."""
-    q = duckdb_query(path)
     out = {}
-    for table in TABLES:
-        cols = [c for (c,) in q(f"select column_name from information_schema.columns where table_schema = "
-                                f"'{dataset}' and table_name = '{table}' order by column_name")
-                if c not in IGNORED and not (c == "_dlt_id" and table == "session_stream_files")]
-        out[table] = sorted(q(f'select {", ".join(cols)} from {dataset}."{table}"'), key=repr)
+    with duckdb_connection(path) as q:
+        for table in TABLES:
+            cols = [c for (c,) in q(f"select column_name from information_schema.columns where table_schema = "
+                                    f"'{dataset}' and table_name = '{table}' order by column_name")
+                    if c not in IGNORED and not (c == "_dlt_id" and table == "session_stream_files")]
+            out[table] = sorted(q(f'select {", ".join(cols)} from {dataset}."{table}"'), key=repr)
     return out
 
 

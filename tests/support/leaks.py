@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from support.warehouse import duckdb_query
+from support.warehouse import duckdb_connection
 
 
 def file_texts(path: Path) -> list[tuple[str, bytes]]:
@@ -40,11 +40,11 @@ def find_in_duckdb(path: Path, needles: list[str]) -> list[str]:
     """Needles in the DuckDB file's bytes or in any text column of any table (one scan a column)."""
     blob = path.read_bytes()
     hits = [f"{n!r} in raw bytes of {path}" for n in needles if n.encode() in blob]
-    q = duckdb_query(path)
-    cols = q("select table_schema, table_name, column_name from information_schema.columns "
-             "where data_type = 'VARCHAR'")
-    for schema, table, column in cols:
-        values = [v for (v,) in q(f'select distinct "{column}" from "{schema}"."{table}"') if v]
-        text = "\n".join(values)
-        hits += [f"{n!r} in {schema}.{table}.{column}" for n in needles if n in text]
+    with duckdb_connection(path) as q:
+        cols = q("select table_schema, table_name, column_name from information_schema.columns "
+                 "where data_type = 'VARCHAR'")
+        for schema, table, column in cols:
+            values = [v for (v,) in q(f'select distinct "{column}" from "{schema}"."{table}"') if v]
+            text = "\n".join(values)
+            hits += [f"{n!r} in {schema}.{table}.{column}" for n in needles if n in text]
     return hits

@@ -2,12 +2,14 @@
 
 A `Query` is a function from SQL text to rows (a list of tuples). Every check of the raw tables and the
 marts is written against a `Query`, so the same check runs on DuckDB and on PostgreSQL. Each call opens
-and closes its own connection (DuckDB read-only), so a loader run can hold the warehouse in between.
+and closes its own connection (DuckDB read-only), so a loader run can hold the warehouse in between;
+`duckdb_connection` keeps one open for a scan of many queries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +21,22 @@ SCHEMA = "monetate_raw"
 Query = Callable[[str], list[tuple[Any, ...]]]
 
 
+@contextmanager
+def duckdb_connection(path: Path) -> Iterator[Query]:
+    """Queries on one read-only connection to the DuckDB file at `path`, for many queries in a row."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        yield lambda sql: con.sql(sql).fetchall()
+    finally:
+        con.close()
+
+
 def duckdb_query(path: Path) -> Query:
-    """Queries on the DuckDB file at `path`, read-only."""
+    """Queries on the DuckDB file at `path`, read-only, each on its own connection."""
 
     def q(sql: str) -> list[tuple[Any, ...]]:
-        con = duckdb.connect(str(path), read_only=True)
-        try:
-            return con.sql(sql).fetchall()
-        finally:
-            con.close()
+        with duckdb_connection(path) as one:
+            return one(sql)
 
     return q
 
