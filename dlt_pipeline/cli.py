@@ -7,7 +7,15 @@ import logging
 from datetime import date
 from typing import NoReturn
 
-from dlt_pipeline.exit_codes import EXIT_ERROR, EXIT_LOCKED, EXIT_OK, EXIT_QUARANTINED, EXIT_STRICT, EXIT_USAGE
+from dlt_pipeline.exit_codes import (
+    EXIT_ERROR,
+    EXIT_LOCKED,
+    EXIT_METADATA,
+    EXIT_OK,
+    EXIT_QUARANTINED,
+    EXIT_STRICT,
+    EXIT_USAGE,
+)
 
 EPILOG = f"""\
 Every option can also be set in .dlt/config.toml under [session_stream] (e.g. lookback_days = 3) or as an
@@ -15,13 +23,19 @@ environment variable SESSION_STREAM__<OPTION> (e.g. SESSION_STREAM__LOOKBACK_DAY
   SESSION_STREAM__SFTP_PASSWORD            SFTP password (when not using a key)
   SESSION_STREAM__PRIVATE_KEY_PASSPHRASE   passphrase of an encrypted private key
   SESSION_STREAM__PII_SALT                 secret salt for --pii-mode hash
-or the same names in .dlt/secrets.toml. PostgreSQL/Redshift credentials use dlt's own settings, e.g.
+or the same names in .dlt/secrets.toml. The Monetate Metadata API (names for split, page event and custom
+target ids; docs/metadata_api.md) is used when configured:
+  SESSION_STREAM__METADATA_API__RETAILER, ..._API_USERNAME, ..._PRIVATE_KEY (PEM text, secret) or
+  ..._PRIVATE_KEY_PATH, ..._BASE_URL (default https://api.monetate.net)
+PostgreSQL/Redshift credentials use dlt's own settings, e.g.
 DESTINATION__POSTGRES__CREDENTIALS=postgresql://user@host:5432/db (password via .dlt/secrets.toml).
 
 Exit codes: {EXIT_OK} all new files loaded; {EXIT_QUARANTINED} loaded, but some files or lines were quarantined
 (see the session_stream_rejects table) or a file could not be read (tried again next run);
 {EXIT_STRICT} --strict and something needed quarantine (nothing loaded); {EXIT_LOCKED} another run is in
-progress; {EXIT_USAGE} bad options; {EXIT_ERROR} any other failure (the message says what to do).
+progress; {EXIT_USAGE} bad options; {EXIT_ERROR} any other failure (the message says what to do);
+{EXIT_METADATA} the sessions loaded (or there was nothing new) but the metadata refresh failed (the message says
+why; a revoked API key needs a person to issue a new one).
 """
 
 
@@ -78,8 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     beh.add_argument("--pii-mode", choices=["keep", "hash", "drop"],
                      help="custom_targets values: keep, replace by a salted HMAC-SHA256 (salt from "
                           "SESSION_STREAM__PII_SALT), or drop (default keep)")
-    beh.add_argument("--pii-target-ids", metavar="ID,ID",
-                     help="apply --pii-mode only to these custom target ids (default: all targets)")
+    beh.add_argument("--pii-target-ids", metavar="ID,ID|auto",
+                     help="apply --pii-mode only to these custom target ids (default: all targets); 'auto' takes "
+                          "the ids the last Metadata API refresh marks collects_person_id or is_identifier")
     beh.add_argument("--batch-size", type=int, metavar="N",
                      help="sessions per Arrow batch; bounds memory (default 5000)")
     beh.add_argument("--workers", type=int, metavar="N",
@@ -87,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     beh.add_argument("--pipelines-dir", metavar="PATH",
                      help="dlt working folder (default: .dlt_pipelines beside the DuckDB file; dlt's own default "
                           "for other destinations)")
+    meta = p.add_argument_group("metadata API (names for ids; used when SESSION_STREAM__METADATA_API__* is set)")
+    meta.add_argument("--refresh-metadata", action="store_true",
+                      help="refresh the metadata after the load even if the last refresh is recent")
+    meta.add_argument("--metadata-only", action="store_true",
+                      help="refresh the metadata and load no sessions (no --source needed)")
+    meta.add_argument("--metadata-refresh-hours", type=float, metavar="H",
+                      help="refresh the metadata after a load at most every H hours (default 24; 0 = every run)")
     beh.add_argument("--demo", action="store_true",
                      help="generate a sample day into ./demo_data, load it into DuckDB, run dbt build, print a summary")
     beh.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")

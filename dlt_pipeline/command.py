@@ -15,15 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from dlt_pipeline import exit_codes as codes
 from dlt_pipeline.lock import LockBusy
+from dlt_pipeline.metadata_api import MetadataApiConfig, MetadataConfigError
+from dlt_pipeline.metadata_refresh import FAILED, OK, RefreshOutcome, api_config, personal_target_ids, refresh
 from dlt_pipeline.scheduled_run import make_pipeline, run_load
 from dlt_pipeline.session_stream.ledger import raw_counts
 from dlt_pipeline.session_stream.run_stats import RunStats, StrictModeFailure
 from dlt_pipeline.session_stream.transport import TransportError, open_transport
-from dlt_pipeline.settings import Settings, resolve
+from dlt_pipeline.settings import PII_AUTO, Settings, resolve
 
 log = logging.getLogger("session_stream")
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -32,6 +35,10 @@ out = Console(highlight=False, soft_wrap=True)
 REPO = Path(__file__).resolve().parent.parent
 DEMO_DIR = Path("demo_data")
 DEMO_ACCOUNT = 1234
+DEMO_PARAMS: dict[str, Any] = {"account_id": DEMO_ACCOUNT, "start_date": "2026-11-01", "days": 1,
+                               "sessions_per_day": 20_000, "files_per_window": 2, "seed": 7, "redeliver": 1,
+                               "reemit": 0.05}
+"""The demo's sample day; the metadata catalog is built from the same parameters, so its ids match."""
 
 
 class _Progress:
@@ -96,10 +103,95 @@ def execute(args: argparse.Namespace) -> int:
         settings = resolve(_cli_values(args))
         if settings.demo:
             return run_demo(settings)
-        return load_once(settings)
+        try:
+            meta: MetadataApiConfig | MetadataConfigError = api_config(settings)
+        except MetadataConfigError as exc:
+            meta = exc  # reported after the session load, which it must not block
+        return run_with_metadata(settings, meta)
     except ValueError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}")
         return codes.EXIT_USAGE
+
+
+def run_with_metadata(settings: Settings, meta: MetadataApiConfig | MetadataConfigError) -> int:
+    """The session load, then the metadata refresh when the API is configured and due (or forced).
+
+    A failed refresh never touches the session load: that one has finished (and committed) before the
+    refresh starts. Its problem is printed, and turns an otherwise clean exit (0) into EXIT_METADATA; a
+    session load that exited non-zero keeps its own code, which is about the data. A broken API
+    configuration is a usage error (2) when the run is about metadata (`--metadata-only`,
+    `--refresh-metadata`, `--pii-target-ids auto`), else it is reported like a failed refresh.
+    """
+    if isinstance(meta, MetadataConfigError):
+        if settings.metadata_only or settings.refresh_metadata or settings.pii_target_ids == [PII_AUTO]:
+            raise meta
+        code = load_once(settings)
+        if code in (codes.EXIT_OK, codes.EXIT_QUARANTINED):
+            report_refresh(RefreshOutcome(FAILED, str(meta)))
+        return _metadata_exit(RefreshOutcome(FAILED), code)
+    if (settings.metadata_only or settings.refresh_metadata) and not meta.configured:
+        flag = "--metadata-only" if settings.metadata_only else "--refresh-metadata"
+        raise ValueError(f"{flag} needs the Metadata API: set SESSION_STREAM__METADATA_API__RETAILER, "
+                         "..._API_USERNAME and ..._PRIVATE_KEY (or ..._PRIVATE_KEY_PATH); see docs/metadata_api.md")
+    if settings.metadata_only:
+        return _metadata_exit(report_refresh(refresh(settings, meta, force=True)), codes.EXIT_OK)
+    before: RefreshOutcome | None = None
+    if settings.pii_target_ids == [PII_AUTO]:
+        before, stop = _auto_pii_targets(settings, meta)
+        if stop is not None:
+            return stop
+    code = load_once(settings)
+    if not meta.configured or code not in (codes.EXIT_OK, codes.EXIT_QUARANTINED):
+        return code
+    if before is not None and before.status == OK and not settings.refresh_metadata:
+        return code  # refreshed just before the load (for --pii-target-ids auto)
+    return _metadata_exit(report_refresh(refresh(settings, meta, force=settings.refresh_metadata)), code)
+
+
+def _metadata_exit(outcome: RefreshOutcome, code: int) -> int:
+    return codes.EXIT_METADATA if outcome.status == FAILED and code == codes.EXIT_OK else code
+
+
+def _auto_pii_targets(settings: Settings, meta: MetadataApiConfig) -> tuple[RefreshOutcome | None, int | None]:
+    """`--pii-target-ids auto`: the ids the metadata marks personal, from a refresh made now if one is due.
+
+    Refreshing before the load (when due) means a target newly marked `collects_person_id` is protected in
+    this run already. Without any successful refresh the load stops: guessing would load personal data.
+    """
+    if settings.pii_mode == "keep":
+        settings.pii_target_ids = None  # keep applies to nothing, so there is nothing to look up
+        return None, None
+    outcome = report_refresh(refresh(settings, meta, force=settings.refresh_metadata)) if meta.configured else None
+    ids = personal_target_ids(settings)
+    if ids is None:
+        if outcome is None:
+            raise ValueError("--pii-target-ids auto needs the Metadata API (SESSION_STREAM__METADATA_API__*, see "
+                             "docs/metadata_api.md): it takes the custom target ids the API marks as personal")
+        err.print("[red]error:[/] --pii-target-ids auto needs one successful metadata refresh; no sessions were "
+                  "loaded (fix the metadata problem above, or list the ids with --pii-target-ids)")
+        return outcome, codes.EXIT_METADATA
+    if ids:
+        settings.pii_target_ids = ids
+        out.print(f"  --pii-target-ids auto: --pii-mode {settings.pii_mode} applies to custom target(s) "
+                  f"{', '.join(ids)} (marked personal by the Metadata API)")
+    else:
+        settings.pii_target_ids, settings.pii_mode = None, "keep"
+        out.print("  --pii-target-ids auto: the Metadata API marks no custom target as personal; values are kept")
+    return outcome, None
+
+
+def report_refresh(outcome: RefreshOutcome) -> RefreshOutcome:
+    """One or two lines about the metadata refresh; a failure on stderr, saying the session data is unaffected."""
+    if outcome.status == OK:
+        rows = ", ".join(f"{t.removeprefix('metadata_').replace('_', ' ')} {n:,}" for t, n in outcome.counts.items())
+        out.print(f"[bold]Metadata API refresh[/]: {escape(rows)} ({outcome.seconds:.1f} s)")
+    elif outcome.status == FAILED:
+        err.print(f"[red]metadata error:[/] {escape(outcome.message)}")
+        out.print("Metadata API refresh failed; session data is unaffected (names stay as they were)")
+    else:
+        last = outcome.last_ok.strftime("%Y-%m-%d %H:%M UTC") if outcome.last_ok else "never"
+        out.print(f"Metadata API refresh: not due (last {last}; --refresh-metadata forces it)")
+    return outcome
 
 
 def load_once(settings: Settings) -> int:
@@ -158,8 +250,7 @@ def run_demo(settings: Settings) -> int:
     root = session_stream_root(DEMO_DIR, DEMO_ACCOUNT)
     if not root.exists():
         out.print(f"generating a sample day of Session Stream files into {root} ...")
-        generate(DEMO_DIR, account_id=DEMO_ACCOUNT, start_date="2026-11-01", days=1, sessions_per_day=20_000,
-                 files_per_window=2, seed=7, redeliver=1, reemit=0.05, truth_path=DEMO_DIR / "truth.json")
+        generate(DEMO_DIR, **DEMO_PARAMS, truth_path=DEMO_DIR / "truth.json")
     settings.source = str(root)
     settings.min_file_age_seconds = 0
     settings.destination = "duckdb"
@@ -168,9 +259,30 @@ def run_demo(settings: Settings) -> int:
         return code
     counts = raw_counts(make_pipeline(settings))
     out.print("  raw rows: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
+    if _demo_metadata(settings) == codes.EXIT_METADATA:
+        code = codes.EXIT_METADATA if code == codes.EXIT_OK else code
     if not (REPO / "dbt_project.yml").exists():
         return code
     return run_dbt_and_summary(settings) or code
+
+
+def _demo_metadata(settings: Settings) -> int:
+    """Serve the generator's metadata from the stand-in API and refresh it through the real source.
+
+    Two revisions (original names, then today's), so the renamed experiences have history in the demo too.
+    """
+    from datetime import date
+
+    from dlt_pipeline.metadata_refresh import demo_refresh
+    from dlt_pipeline.synthetic.generator import GeneratorConfig
+    from dlt_pipeline.synthetic.metadata_catalog import metadata_catalog
+
+    gen = GeneratorConfig(**{**DEMO_PARAMS, "start_date": date.fromisoformat(DEMO_PARAMS["start_date"])})
+    out.print("refreshing names from a local stand-in of the Monetate Metadata API ...")
+    outcomes = demo_refresh(settings, [metadata_catalog(gen, revision=0), metadata_catalog(gen, revision=1)])
+    for outcome in outcomes:
+        report_refresh(outcome)
+    return codes.EXIT_METADATA if any(o.status == FAILED for o in outcomes) else codes.EXIT_OK
 
 
 def run_dbt_and_summary(settings: Settings) -> int:

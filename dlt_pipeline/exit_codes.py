@@ -6,3 +6,5 @@ EXIT_USAGE = 2
 EXIT_QUARANTINED = 3
 EXIT_STRICT = 4
 EXIT_LOCKED = 5
+EXIT_METADATA = 6
+"""The session load finished (or had nothing new) but the Metadata API refresh failed: names may be stale."""

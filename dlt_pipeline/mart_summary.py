@@ -49,6 +49,7 @@ def summary(duckdb_path: str | None = None, schema: str | None = None) -> dict:
         (items, items_value), = con.sql(
             f"select count(*), coalesce(sum(line_value), 0) from {schema}.purchase_items"
         ).fetchall()
+        experiments = readout(con, schema)
     finally:
         con.close()
     return {
@@ -65,7 +66,79 @@ def summary(duckdb_path: str | None = None, schema: str | None = None) -> dict:
             {"day": str(day), "sessions": int(n), "converted": int(c), "revenue": float(rev)}
             for day, n, c, rev in by_day
         ],
+        "experiments": experiments,
     }
+
+
+_READOUT_COLUMNS = (
+    "experience_key", "experience_name", "split_id", "split_name", "is_control", "control_split_id", "n_visitors",
+    "conversion_rate", "conversion_rate_rel_lift", "conversion_rate_rel_lift_ci_low",
+    "conversion_rate_rel_lift_ci_high", "conversion_rate_p_value", "revenue_per_visitor",
+    "revenue_per_visitor_rel_lift", "revenue_per_visitor_rel_lift_ci_low", "revenue_per_visitor_rel_lift_ci_high",
+    "revenue_per_visitor_p_value", "revenue_per_visitor_cuped_rel_lift", "revenue_per_visitor_cuped_p_value",
+    "srm_p_value", "srm_detected", "readout_warning",
+)
+
+
+def readout(con: duckdb.DuckDBPyConnection, schema: str) -> list[dict]:
+    """Rows of `experiment_results` (one per experience and split), or [] when the readout was not built."""
+    (exists,), = con.sql(
+        "select count(*) from information_schema.tables"
+        f" where table_schema = '{schema}' and table_name = 'experiment_results'"
+    ).fetchall()
+    if not exists:
+        return []
+    rows = con.sql(
+        f"select {', '.join(_READOUT_COLUMNS)} from {schema}.experiment_results"
+        " order by experience_id is null, experience_key, is_control is not true, split_id"
+    ).fetchall()
+    return [dict(zip(_READOUT_COLUMNS, row, strict=True)) for row in rows]
+
+
+def _pct(x: float | None) -> str:
+    return "    n/a" if x is None else f"{x:+7.1%}"
+
+
+def _ci(lo: float | None, hi: float | None) -> str:
+    return "" if lo is None or hi is None else f" [{lo:+.1%}, {hi:+.1%}]"
+
+
+def _p(p: float | None) -> str:
+    return "p n/a" if p is None else ("p<0.0001" if p < 0.0001 else f"p={p:.4f}")
+
+
+def print_readout(experiments: list[dict], file=None) -> None:
+    """Experiences by name: visitors and conversion per split, lift vs control with 95 % CI and p-value, SRM."""
+    out = file or sys.stdout
+    named = [e for e in experiments if e["experience_name"] is not None]
+    if not named:
+        return
+    print("Experiment readout (unit: visitor, from first exposure on; docs/experiment_readout.md):", file=out)
+    current = None
+    for e in named:
+        if e["experience_key"] != current:
+            current = e["experience_key"]
+            srm = e["srm_p_value"]
+            flag = "SRM DETECTED" if e["srm_detected"] else "SRM ok"
+            print(f"  {e['experience_name']} (experience {current})  {flag} ({_p(srm)})", file=out)
+        role = "control" if e["is_control"] else "split"
+        line = (f"    {role:<7} {str(e['split_name'] or e['split_id']):<18} visitors {e['n_visitors']:>6,}"
+                f"  conv {e['conversion_rate']:6.2%}")
+        if e["control_split_id"] is not None and not e["is_control"]:
+            line += (f"  conv lift {_pct(e['conversion_rate_rel_lift'])}"
+                     f"{_ci(e['conversion_rate_rel_lift_ci_low'], e['conversion_rate_rel_lift_ci_high'])}"
+                     f" {_p(e['conversion_rate_p_value'])}"
+                     f"  RPV lift {_pct(e['revenue_per_visitor_rel_lift'])}"
+                     f"{_ci(e['revenue_per_visitor_rel_lift_ci_low'], e['revenue_per_visitor_rel_lift_ci_high'])}"
+                     f" {_p(e['revenue_per_visitor_p_value'])}"
+                     f" (CUPED {_pct(e['revenue_per_visitor_cuped_rel_lift'])}"
+                     f" {_p(e['revenue_per_visitor_cuped_p_value'])})")
+        print(line, file=out)
+        if e["readout_warning"] and (e["is_control"] or e["control_split_id"] is None):
+            print(f"      warning: {e['readout_warning']}", file=out)
+    unnamed = [e for e in experiments if e["experience_name"] is None]
+    if unnamed:
+        print(f"  ({len(unnamed)} splits without metadata: per-split figures only, see experiment_results)", file=out)
 
 
 def print_summary(duckdb_path: str | None = None, schema: str | None = None, file=None) -> dict:
@@ -89,6 +162,7 @@ def print_summary(duckdb_path: str | None = None, schema: str | None = None, fil
         for d in s["by_day"]:
             rate = d["converted"] / d["sessions"] if d["sessions"] else 0.0
             print(f"  {d['day']}  {d['sessions']:>8,}  {rate:>10.2%}  {d['revenue']:>11,.2f}", file=out)
+    print_readout(s["experiments"], file=out)
     return s
 
 

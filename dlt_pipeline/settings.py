@@ -25,6 +25,8 @@ SECTION = "session_stream"
 DEFAULT_DUCKDB = "session_stream.duckdb"
 DESTINATIONS = ("duckdb", "postgres", "redshift")
 PII_MODES = ("keep", "hash", "drop")
+PII_AUTO = "auto"
+"""`--pii-target-ids auto`: the ids the last metadata refresh marks personal (see metadata_refresh.py)."""
 VENDOR_RETENTION_DAYS = 820
 MAX_LOOKBACK_DAYS = 3650
 """Ten years: far past the vendor's retention, yet a date any calendar can subtract (a huge value overflowed)."""
@@ -68,6 +70,9 @@ class Settings:
     retry_quarantined: bool = False
     reload: bool = False
     demo: bool = False
+    metadata_refresh_hours: float = 24.0
+    refresh_metadata: bool = False
+    metadata_only: bool = False
     # secrets: only from dlt's providers
     sftp_password: str | None = field(default=None, repr=False)
     private_key_passphrase: str | None = field(default=None, repr=False)
@@ -92,7 +97,7 @@ class Settings:
 
 
 SECRETS = ("sftp_password", "private_key_passphrase", "pii_salt")
-CLI_ONLY = ("demo", "reload")
+CLI_ONLY = ("demo", "reload", "refresh_metadata", "metadata_only")
 """One-shot actions: only a command-line flag asks for them, so a stray SESSION_STREAM__DEMO=1 in a cron
 environment can never turn a scheduled load into a demo or a reload."""
 
@@ -217,6 +222,9 @@ def validate(settings: Settings, label: Callable[[str], str]) -> None:
     if settings.pii_mode == "hash" and not settings.pii_salt:
         raise ValueError(f"{label('pii_mode')} hash needs a secret salt: set SESSION_STREAM__PII_SALT in the "
                          "environment or pii_salt in .dlt/secrets.toml")
+    ids = settings.pii_target_ids or []
+    if PII_AUTO in ids and len(ids) > 1:
+        raise ValueError(f"{label('pii_target_ids')} is either '{PII_AUTO}' or a list of ids, not both")
     _check_numbers(settings, label)
     _check_dates(settings, label)
     if settings.reload and not settings.start_date:
@@ -241,6 +249,8 @@ def _check_numbers(s: Settings, label: Callable[[str], str]) -> None:
     need("timeout", math.isfinite(s.timeout) and s.timeout > 0, "a number of seconds above 0 (default 30)")
     need("retries", s.retries >= 0, "0 or more (default 5)")
     need("backoff", math.isfinite(s.backoff) and s.backoff >= 0, "a number of seconds, 0 or more (default 1)")
+    need("metadata_refresh_hours", math.isfinite(s.metadata_refresh_hours) and s.metadata_refresh_hours >= 0,
+         "a number of hours, 0 or more (default 24; 0 refreshes on every run)")
 
 
 def _check_dates(s: Settings, label: Callable[[str], str]) -> None:

@@ -42,7 +42,9 @@ class PiiPolicy:
         return self.mode != "keep"
 
     def apply(self, targets: dict[str, Any]) -> dict[str, Any]:
-        """Return the targets with values hashed or removed as configured."""
+        """Return the targets with values hashed or removed as configured (keep: unchanged)."""
+        if not self.active:
+            return dict(targets)
         out = {}
         for target_id, value in targets.items():
             if value is not None and (self.target_ids is None or target_id in self.target_ids):
@@ -51,6 +53,12 @@ class PiiPolicy:
         return out
 
     def hash(self, value: Any) -> str:
-        """HMAC-SHA256: equal values still match each other, but cannot be reversed without the salt."""
+        """HMAC-SHA256: equal values still match each other, but cannot be reversed without the salt.
+
+        Refuses an empty salt whatever the mode: an unsalted hash of an e-mail address is reversible by
+        hashing a list of addresses, i.e. no protection at all.
+        """
+        if not self.salt:
+            raise ValueError("refusing to hash a custom target value without a secret salt (SESSION_STREAM__PII_SALT)")
         text = value if isinstance(value, str) else orjson.dumps(value).decode()
         return hmac.new(self.salt, text.encode(), hashlib.sha256).hexdigest()

@@ -12,6 +12,7 @@ import datetime as dt
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from dlt_pipeline.synthetic.generator import generate, session_stream_root
 
@@ -91,7 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{extra.get('redelivered_files', 0)} re-delivered files, "
         f"{extra.get('reemitted_sessions', 0)} open re-emits, {raw['capped_sessions']} capped lines, "
         f"{raw['unknown_field_sessions']} lines with unknown fields"
-        + (f"; truth written to {args.truth}." if args.truth else ".")
+        + (f"; truth written to {args.truth}" if args.truth else "")
+        + f"; Metadata API catalog in {Path(args.out) / 'metadata_catalog.json'}."
     )
     return 0
 

@@ -19,6 +19,11 @@ Design notes:
   sessions are short; long ones are rare).
 * Three independent ``random.Random`` streams (sessions, re-emits, file tokens) keep the
   base sessions identical whatever ``redeliver``/``reemit`` are set to.
+* Offers come from the experiences of ``design.py``: each session sees each live experience with
+  its own probability, in the split a hash of (monetate id, experience id) assigns (sticky per
+  visitor); visitors return (a keen visitor more often) and carry a lognormal propensity to buy,
+  so pre-exposure outcomes predict post-exposure ones; a planted effect acts from the visitor's
+  first exposure on.  ``generate`` also writes the matching Metadata API catalog.
 * Gzip uses ``mtime=0`` so the same seed gives byte-identical files; compression and the
   disk write run in one background thread (zlib releases the GIL) to use the second core.
 """
@@ -39,12 +44,27 @@ from typing import Any
 
 import orjson
 
+from dlt_pipeline.synthetic.design import (
+    OLD_SPLIT_IDS,
+    PII_TARGET_IDS,
+    TARGET_VALUES,
+    ExperienceDesign,
+    SplitDesign,
+    assignment_uniform,
+    experience_design,
+    page_event_design,
+)
+
 __all__ = [
     "CHILD_TABLES",
+    "ExperienceDesign",
     "GeneratedFile",
     "GeneratorConfig",
+    "PII_TARGET_IDS",
     "SIZE_CAP",
+    "SplitDesign",
     "VARIABLE_FIELDS",
+    "experience_design",
     "file_name",
     "generate",
     "iter_files",
@@ -84,10 +104,23 @@ CHILD_TABLES = (
 )
 UNKNOWN_FIELDS = ("visitor_score", "experiment_flags", "search_terms")
 """Top-level fields absent from the vendor table; the loader must keep them, not drop them."""
-PII_TARGET_IDS = ("9001", "9002")
-"""Custom target ids that carry an e-mail address and a full name in PII sessions."""
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+_RETURNING_SHARE = 0.45
+"""Probability that a session belongs to a visitor seen before (if one is idle for 30 min)."""
+_PROPENSITY_SIGMA = 1.0
+"""Lognormal sigma of a visitor's purchase-probability multiplier (mean 1)."""
+_BUY_SCALE = 1 / (0.62 * 1.19)
+"""Per non-bounce session purchase probability per unit of ``conversion_rate``: 62 % of sessions
+are not bounces, and keen visitors return more often (measured: x1.19 on the session rate), so
+the rate without planted effects stays near ``conversion_rate``."""
+_SPEND_SIGMA = 0.3
+"""Lognormal sigma of a visitor's basket-size multiplier (mean 1, same latent draw)."""
+_STEALTH_SHARE = 0.03
+"""Share of visitors in Stealth Mode (``has_stealth`` "t" on all their sessions)."""
+_OLD_SPLIT_SHARE = 0.06
+"""Share of sessions with a split id of a deleted experience (unknown to the Metadata API)."""
 
 # --------------------------------------------------------------------------------------
 # Reference data (weights are rough shares of traffic; only realism matters, not accuracy)
@@ -176,16 +209,7 @@ _DEVICES: list[tuple[str, int, list[tuple[str, list[str], str, list[str], int]],
     ),
 ]
 
-_TARGET_VALUES: dict[str, list[str]] = {
-    "1001": ["gold", "silver", "bronze", "none"],
-    "1002": ["true", "false"],
-    "1003": ["segment_a", "segment_b", "segment_c"],
-    "1004": ["email", "paid_search", "organic", "social", "direct"],
-    "1005": ["0", "1", "2", "3", "5", "8"],
-    "1006": ["summer_sale", "black_friday", "holiday"],
-    "1007": ["en-US", "en-GB", "de-DE", "fr-FR"],
-    "1008": ["high", "medium", "low"],
-}
+_TARGET_VALUES = TARGET_VALUES
 _TARGET_IDS = list(_TARGET_VALUES)
 _FIRST = [
     "James",
@@ -631,15 +655,30 @@ class _Factory:
         self.rng = random.Random(config.seed)
         self.rng_re = random.Random(f"{config.seed}:reemit")
         r = self.rng
-        # Pools drawn once so ids repeat across sessions like real experiment/product ids.
-        self.split_ids = [str(n) for n in r.sample(range(1_000_000, 9_999_999), 40)]
-        self.event_ids = [str(n) for n in r.sample(range(10_000, 99_999), 25)]
+        # Experiences that sessions see: (id, exposure probability, cumulative assigned shares,
+        # [(split id str, conversion lift, value lift)], has a planted effect).
+        self.experiences = [
+            (
+                e.experience_id,
+                e.exposure,
+                e.cumulative_assigned(),
+                [(str(sp.split_id), sp.conversion_lift, sp.value_lift) for sp in e.splits],
+                e.planted_effect,
+            )
+            for e in experience_design(config)
+            if e.exposure > 0
+        ]
+        self.old_split_ids = [str(n) for n in OLD_SPLIT_IDS]
+        self.event_ids = [str(e.event_id) for e in page_event_design(config) if e.in_sessions]
+        # Pools drawn once so ids repeat across sessions like real product ids.
         self.products: list[tuple[str, str, float]] = []
         for n in r.sample(range(100_000, 999_999), 3000):
             pid = str(n)
             price = round(int(math.exp(r.gauss(3.3, 0.8))) + 0.99, 2)
             self.products.append((pid, f"{pid}-{r.choice(_SIZES)}", price))
-        self.visitors: deque[list] = deque(maxlen=5000)  # [monetate_id, last_end, customer_id]
+        # [monetate_id, last_end, customer_id, conversion propensity, spend propensity, stealth,
+        #  {experience id: assigned split tuple}, {experience id: (conv lift, value lift)} once exposed]
+        self.visitors: deque[list] = deque(maxlen=5000)
         self.visitor_seq = 0
         self.purchase_seq = 0
         self.unknown_seq = 0
@@ -659,6 +698,50 @@ class _Factory:
         # Bijective in the counter modulo 10**10 (multiplier coprime to 10) → never repeats.
         mid = (self.visitor_seq * 7_919_000_003 + self.mix) % 10**10
         return f"5.{mid:010d}.{start}"
+
+    def _new_visitor(self, start: int, end: int) -> list:
+        """A first-time visitor with a latent propensity (lognormal, mean 1) to buy and to spend.
+
+        Why: the same visitor's sessions before and after an experiment exposure then share
+        a level, so pre-exposure outcomes predict post-exposure ones (what CUPED uses).
+        """
+        z = self.rng.gauss(0.0, 1.0)
+        conv = math.exp(_PROPENSITY_SIGMA * z - _PROPENSITY_SIGMA**2 / 2)
+        spend = math.exp(_SPEND_SIGMA * z - _SPEND_SIGMA**2 / 2)
+        stealth = "t" if self.rng.random() < _STEALTH_SHARE else "f"
+        return [self._new_monetate_id(start), end, None, conv, spend, stealth, {}, {}]
+
+    def _offers(self, visitor: list, start: int, span: int) -> tuple[list[tuple[str, int]], float, float, list[int]]:
+        """Experiment offers of one session and the planted effect the visitor is under.
+
+        Each live experience is seen with its own probability; the split comes from the
+        visitor's sticky assignment (hash of monetate id and experience id, cached on the
+        visitor).  Returns (offers, conversion lift, value lift, positions in ``offers`` of
+        first exposures to experiences with a planted effect).  A visitor stays under an
+        effect from its first exposure on, also in later sessions without the offer.
+        """
+        r = self.rng.random
+        assigned: dict[int, tuple[str, float, float]] = visitor[6]
+        exposed: dict[int, tuple[float, float]] = visitor[7]
+        offers: list[tuple[str, int]] = []
+        first_effect: list[int] = []
+        for eid, p, cum, splits, effect in self.experiences:
+            if r() < p:
+                sp = assigned.get(eid)
+                if sp is None:  # cum[-1] == 1.0 > u, so bisect always lands on a split
+                    sp = assigned[eid] = splits[bisect(cum, assignment_uniform(visitor[0], eid))]
+                if effect and eid not in exposed:
+                    first_effect.append(len(offers))
+                    exposed[eid] = (sp[1], sp[2])
+                offers.append((sp[0], start + int(r() * span)))
+        if r() < _OLD_SPLIT_SHARE:
+            offers.append((self.old_split_ids[int(r() * len(self.old_split_ids))], start + int(r() * span)))
+        conv_lift = value_lift = 1.0
+        if exposed:
+            for cl, vl in exposed.values():
+                conv_lift *= cl
+                value_lift *= vl
+        return offers, conv_lift, value_lift, first_effect
 
     # -- one session ----------------------------------------------------------------------
 
@@ -687,17 +770,22 @@ class _Factory:
         span = dur + 1
         bounce = page_views == 1
 
-        # Visitor: ~20% are returning visitors seen earlier (same monetate id, later session).
+        # Visitor: a share are returning visitors seen earlier (same monetate id, later session).
         customer_id: str | None = None
         visitor: list | None = None
-        if self.visitors and r() < 0.2:
-            v = self.visitors[int(r() * len(self.visitors))]
+        if self.visitors and r() < _RETURNING_SHARE:
+            # Of two random earlier visitors the keener one returns: frequent visitors buy more.
+            n_v = len(self.visitors)
+            v = self.visitors[int(r() * n_v)]
+            v2 = self.visitors[int(r() * n_v)]
+            if v2[3] > v[3]:
+                v = v2
             if start > v[1] + 1_800_000:  # a new session needs 30 min of inactivity
                 visitor = v
                 v[1] = end
                 customer_id = v[2]
         if visitor is None:
-            visitor = [self._new_monetate_id(start), end, None]
+            visitor = self._new_visitor(start, end)
             self.visitors.append(visitor)
         mid = visitor[0]
         guid = f"{cfg.account_id}:{mid}"
@@ -713,12 +801,13 @@ class _Factory:
         sw, sh = screens[int(r() * len(screens))]
 
         # Offers (experiment splits) and page events, first-seen within the session.
+        conv_lift = value_lift = 1.0
+        first_effect: list[int] = []
         if cap_kind == "offers":
             base = 20_000_000 + int(r() * 1_000_000)
             offers = [(str(base + j), start + int(r() * span)) for j in range(SIZE_CAP + int(r() * 4))]
         else:
-            k = 0 if r() < 0.1 else 1 + int(r() * 8)
-            offers = [(s, start + int(r() * span)) for s in rng.sample(self.split_ids, k)] if k else []
+            offers, conv_lift, value_lift, first_effect = self._offers(visitor, start, span)
         if cap_kind == "page_event_ids":
             base = 500_000 + int(r() * 100_000)
             events = [(str(base + j), start + int(r() * span)) for j in range(SIZE_CAP + int(r() * 4))]
@@ -752,16 +841,19 @@ class _Factory:
                 pid, sku, _ = self._product()
                 views.append({"product_id": pid, "sku": sku, "time": t})
 
-        # Purchases: conversion only among non-bounces, scaled so the overall rate ≈ target.
+        # Purchases: conversion only among non-bounces, scaled so the overall rate ≈ target,
+        # times the visitor's propensity and any planted effect it is exposed to.
         purchases: list[tuple[str, int, list[dict[str, Any]], float, float, int]] = []
         cart: list[dict[str, Any]] = []
-        converts = cap_kind == "purchase_items" or (not bounce and r() < cfg.conversion_rate / 0.62)
+        p_buy = cfg.conversion_rate * _BUY_SCALE * visitor[3] * conv_lift
+        converts = cap_kind == "purchase_items" or (not bounce and r() < min(p_buy, 0.9))
+        spend = 5.0 * visitor[4] * value_lift
         if converts:
             n_purch = 2 if r() < 0.08 else 1
             for _ in range(n_purch):
                 self.purchase_seq += 1
                 ptime = end - int(r() * min(span, 120_000))
-                n_items = SIZE_CAP + int(r() * 3) if cap_kind == "purchase_items" else 1 + int(r() * r() * 5)
+                n_items = SIZE_CAP + int(r() * 3) if cap_kind == "purchase_items" else 1 + int(r() * r() * spend)
                 items = []
                 ivsum = 0.0
                 qsum = 0
@@ -779,6 +871,12 @@ class _Factory:
                 pid_str = f"ORD{self.cfg.seed % 100:02d}{self.purchase_seq:09d}"
                 purchases.append((pid_str, ptime, items, round(ivsum, 2), ivsum, qsum))
             cart.sort(key=lambda c: c["time"])
+            if first_effect:
+                # First exposure to an experience with a planted effect: its effect counts only
+                # from the offer on, so place the offer before the first purchase (all splits alike).
+                first_buy = min(p[1] for p in purchases)
+                for j in first_effect:
+                    offers[j] = (offers[j][0], start + int(r() * (first_buy - start + 1)))
         elif not bounce and r() < 0.1:
             for t in sorted(start + int(r() * span) for _ in range(1 + int(r() * 3))):
                 pid, sku, _ = self._product()
@@ -809,7 +907,7 @@ class _Factory:
             rec_click,
             rec_cart,
             rec_purch,
-            "t" if r() < 0.01 else "f",
+            visitor[5],
             os_name,
             overs[int(r() * len(overs))],
             region,
@@ -1058,6 +1156,9 @@ def generate(
 ) -> dict[str, Any]:
     """Write the account tree under ``out_dir`` and return the ground truth.
 
+    Also writes ``out_dir/metadata_catalog.json``: the Metadata API's current (revision 1)
+    catalog for these sessions, keyed by resource (see ``metadata_catalog.py``).
+
     ``options`` are further :class:`GeneratorConfig` fields (``conversion_rate``,
     ``pii_share``, ``unknown_field_share``, ``open_share``, ``capped_share``, ...).
     The truth (also written to ``truth_path`` as JSON when given) has ``params``, ``raw``
@@ -1101,4 +1202,9 @@ def generate(
     result = truth.as_dict(cfg)
     if truth_path is not None:
         Path(truth_path).write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    from dlt_pipeline.synthetic.metadata_catalog import metadata_catalog  # imports design only; no circle
+
+    Path(out_dir, "metadata_catalog.json").write_bytes(
+        orjson.dumps(metadata_catalog(cfg, revision=1), option=orjson.OPT_INDENT_2)
+    )
     return result

@@ -4,9 +4,16 @@
     incremental_strategy='delete+insert',
     unique_key='session_key',
     on_schema_change='append_new_columns',
-    pre_hook="{{ monetate_delete_affected_sessions() }}"
+    pre_hook="{{ monetate_delete_affected_sessions() }}",
+    post_hook="{{ monetate_refresh_names(ref('dim_splits'), 'split_id',
+                                          ['experience_id', 'experience_name', 'split_name', 'is_control']) }}"
   )
 }}
+{#-
+  Facts are incremental (delete+insert by session_key); the name columns from dim_splits are set for the rows
+  built now and refreshed on every other row by the post-hook, so names are always the current ones
+  (macros/monetate_names.sql). Split ids are cast to bigint, the type of every id in the dimensions.
+-#}
 -- depends_on: {{ ref('int_monetate__session_versions') }}
 
 with offers as (
@@ -34,11 +41,37 @@ purchases as (
 
 ),
 
+purchase_lines as (
+
+    select session_id, purchased_at, purchase_value
+    from {{ ref('int_monetate__purchase_lines') }}
+    where {{ monetate_incremental_filter('session_key') }}
+
+),
+
+value_after as (
+
+    {#- the session's purchase value at or after the first sighting of each split -#}
+    select offers.session_id, offers.split_id, sum(purchase_lines.purchase_value) as purchased_value
+    from offers
+    inner join purchase_lines
+        on offers.session_id = purchase_lines.session_id
+        and purchase_lines.purchased_at >= offers.first_seen_at
+    group by offers.session_id, offers.split_id
+
+),
+
+splits as (
+
+    select split_id, experience_id, experience_name, split_name, is_control from {{ ref('dim_splits') }}
+
+),
+
 final as (
 
     select
         offers.session_id,
-        offers.split_id,
+        {{ safe_cast_number('offers.split_id', 'bigint') }} as split_id,
         offers.session_key,
         sessions.guid,
         sessions.session_date,
@@ -53,6 +86,13 @@ final as (
                 and purchases.last_purchased_at >= offers.first_seen_at then true
             else false
         end as purchased_after_exposure,
+        cast(coalesce(value_after.purchased_value, 0) as {{ money_type() }}) as purchased_value_after_exposure,
+
+        -- names (current; refreshed on every build by the post-hook)
+        splits.experience_id,
+        splits.experience_name,
+        splits.split_name,
+        splits.is_control,
 
         -- session outcome, repeated so that a BI tool can compare splits without joins
         sessions.device_type,
@@ -67,6 +107,7 @@ final as (
         sessions.time_on_site_ss,
         sessions.session_value_ss,
         sessions.purchase_value_ss,
+        sessions.has_stealth,
         sessions.is_capped,
         offers.loaded_at
 
@@ -75,6 +116,11 @@ final as (
         on offers.session_id = sessions.session_id
     left join purchases
         on offers.session_id = purchases.session_id
+    left join value_after
+        on offers.session_id = value_after.session_id
+        and offers.split_id = value_after.split_id
+    left join splits
+        on {{ safe_cast_number('offers.split_id', 'bigint') }} = splits.split_id
 
 )
 

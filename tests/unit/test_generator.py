@@ -9,14 +9,28 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import hashlib
+import math
 import re
 import tempfile
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import orjson
+import pytest
+from scipy import stats
 
-from dlt_pipeline.synthetic.generator import generate
+from dlt_pipeline.synthetic.design import OLD_SPLIT_IDS
+from dlt_pipeline.synthetic.generator import (
+    ExperienceDesign,
+    GeneratorConfig,
+    SplitDesign,
+    experience_design,
+    generate,
+    iter_sessions,
+)
+from dlt_pipeline.synthetic.metadata_catalog import metadata_catalog
 
 VENDOR_FIELDS = {
     "account_id": int,
@@ -91,6 +105,9 @@ def verify(out: Path, account: int, spd: int, days: int, fpw: int) -> None:
         truth_path=out / "truth.json",
     )
     assert orjson.loads((out / "truth.json").read_bytes()) == truth
+    cfg = GeneratorConfig(account_id=account, start_date=dt.date(2026, 11, 1), days=days, sessions_per_day=spd,
+                          files_per_window=fpw, seed=7, redeliver=3, reemit=0.2)
+    assert orjson.loads((out / "metadata_catalog.json").read_bytes()) == metadata_catalog(cfg, revision=1)
     root = out / str(account) / "raw_data" / "session_stream"
     raw = Counter()
     money = defaultdict(float)
@@ -308,8 +325,9 @@ def check_determinism(spd: int) -> None:
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
         generate(a, 99, "2026-11-01", 1, spd, 2, 3, redeliver=2, reemit=0.1)
         generate(b, 99, "2026-11-01", 1, spd, 2, 3, redeliver=2, reemit=0.1)
-        fa = {p.relative_to(a): p.read_bytes() for p in Path(a).rglob("*.gz")}
-        fb = {p.relative_to(b): p.read_bytes() for p in Path(b).rglob("*.gz")}
+        fa = {p.relative_to(a): p.read_bytes() for p in Path(a).rglob("*") if p.is_file()}
+        fb = {p.relative_to(b): p.read_bytes() for p in Path(b).rglob("*") if p.is_file()}
+        assert Path("metadata_catalog.json") in fa
         assert fa == fb and fa
     print("OK determinism")
 
@@ -325,3 +343,167 @@ def test_generator_is_deterministic() -> None:
 
 def test_generator_helpers() -> None:
     check_helpers()
+
+
+# ---- experiments: stickiness, shares, planted effects (visitor level, demo size) ----------------------------------
+
+DEMO = GeneratorConfig(sessions_per_day=20_000, files_per_window=2, seed=7, redeliver=1, reemit=0.05)
+"""What `./dev demo` generates (dlt_pipeline/command.py: run_demo)."""
+
+
+@dataclass
+class Visitors:
+    """The demo's deduplicated sessions grouped by visitor (guid), without stealth and capped sessions."""
+
+    sessions: dict[str, list[dict]]
+    all_sessions: list[dict]
+
+
+@pytest.fixture(scope="module")
+def demo_visitors() -> Visitors:
+    best: dict[tuple[str, int], dict] = {}
+    for _, s in iter_sessions(DEMO):
+        key = (s["guid"], s["start_time"])
+        cur = best.get(key)
+        if cur is None or (s["is_closed"] == "t", s["end_time"]) > (cur["is_closed"] == "t", cur["end_time"]):
+            best[key] = s
+    by_visitor: dict[str, list[dict]] = defaultdict(list)
+    for s in sorted(best.values(), key=lambda s: s["start_time"]):
+        capped = any(len(s[k]) >= CAP for k in ("offers", "page_event_ids", "view_lines"))
+        capped |= any(len(p["items"]) >= CAP for p in s["purchase_lines"].values())
+        if s["has_stealth"] == "f" and not capped:
+            by_visitor[s["guid"]].append(s)
+    return Visitors(dict(by_visitor), list(best.values()))
+
+
+def exposures(v: Visitors, exp: ExperienceDesign) -> dict[str, list[tuple]]:
+    """Per split id: one row per exposed visitor, (converted, revenue, pre_converted, pre_revenue) where
+    post = purchases at/after the visitor's first exposure (offer first-seen time), pre = before it."""
+    ids = {str(s.split_id) for s in exp.splits}
+    out: dict[str, list[tuple]] = defaultdict(list)
+    for sessions in v.sessions.values():
+        seen = [(s["offers"][k], k) for s in sessions for k in s["offers"] if k in ids]
+        if not seen:
+            continue
+        splits = {k for _, k in seen}
+        assert len(splits) == 1, f"visitor in two splits of {exp.experience_id}: {splits}"
+        t0 = min(t for t, _ in seen)
+        buys = [(p["time"], p["value"]) for s in sessions for p in s["purchase_lines"].values()]
+        post = [x for t, x in buys if t >= t0]
+        pre = [x for t, x in buys if t < t0]
+        out[splits.pop()].append((float(bool(post)), sum(post), float(bool(pre)), sum(pre)))
+    return out
+
+
+def compare(rows: dict[str, list[tuple]], treatment: SplitDesign, control: SplitDesign) -> tuple[float, float, float,
+                                                                                                    float]:
+    """(relative conversion lift, two-proportion p, relative revenue-per-visitor lift, Welch p) per visitor."""
+    t = np.array(rows[str(treatment.split_id)])
+    c = np.array(rows[str(control.split_id)])
+    p1, p0 = t[:, 0].mean(), c[:, 0].mean()
+    pooled = (t[:, 0].sum() + c[:, 0].sum()) / (len(t) + len(c))
+    z = (p1 - p0) / np.sqrt(pooled * (1 - pooled) * (1 / len(t) + 1 / len(c)))
+    welch = stats.ttest_ind(t[:, 1], c[:, 1], equal_var=False)
+    return p1 / p0 - 1, 2 * stats.norm.sf(abs(z)), t[:, 1].mean() / c[:, 1].mean() - 1, float(welch.pvalue)
+
+
+def test_design_is_well_formed() -> None:
+    design = experience_design(DEMO)
+    assert [e.experience_id for e in design] == sorted({e.experience_id for e in design})
+    split_ids = [s.split_id for e in design for s in e.splits]
+    assert len(split_ids) == len(set(split_ids)) and not set(split_ids) & set(OLD_SPLIT_IDS)
+    kinds = {e.kind for e in design}
+    assert {"effect", "aa", "srm", "no_control"} <= kinds
+    for e in design:
+        assert 2 <= len(e.splits) <= 4
+        assert math.isclose(sum(s.share for s in e.splits), 1.0) and math.isclose(
+            sum(s.assigned_share for s in e.splits), 1.0)
+        assert (e.control is None) == (e.kind == "no_control")
+        assert e.planted_effect == (e.kind == "effect")
+    srm = next(e for e in design if e.kind == "srm")
+    assert [s.share for s in srm.splits] == [0.5, 0.5] and [s.assigned_share for s in srm.splits] == [0.55, 0.45]
+
+
+def test_assignment_is_sticky_and_follows_shares(demo_visitors: Visitors) -> None:
+    """A visitor never sees two splits of one experience; visitors per split follow the real shares."""
+    n_exposed = 0
+    for exp in experience_design(DEMO):
+        rows = exposures(demo_visitors, exp)  # asserts stickiness
+        if exp.exposure == 0:
+            assert not rows
+            continue
+        counts = np.array([len(rows.get(str(s.split_id), [])) for s in exp.splits])
+        n_exposed += counts.sum()
+        if counts.sum() < 500:
+            continue
+        assigned = np.array([s.assigned_share for s in exp.splits])
+        assert np.abs(counts / counts.sum() - assigned).max() < 0.03, (exp.experience_id, counts)
+        assert stats.chisquare(counts, counts.sum() * assigned).pvalue > 0.001, (exp.experience_id, counts)
+        designed = stats.chisquare(counts, counts.sum() * np.array([s.share for s in exp.splits])).pvalue
+        assert (designed < 1e-6) == (exp.kind == "srm"), (exp.experience_id, counts, designed)
+    assert n_exposed > 10_000
+    # The assignment is a pure function of (monetate id, experience id).
+    for guid, sessions in list(demo_visitors.sessions.items())[:300]:
+        mid = guid.split(":", 1)[1]
+        for exp in experience_design(DEMO):
+            ids = {str(s.split_id) for s in exp.splits}
+            seen = {k for s in sessions for k in s["offers"] if k in ids}
+            assert seen <= {str(exp.assign(mid).split_id)}
+
+
+def test_planted_effect_and_aa_at_demo_size(demo_visitors: Visitors) -> None:
+    """Visitor level, outcomes from first exposure on: B beats control significantly; the A/A does not."""
+    design = {e.kind: e for e in experience_design(DEMO)}
+    effect, aa = design["effect"], design["aa"]
+    treated = next(s for s in effect.splits if s.has_effect)
+    conv_lift, conv_p, rpv_lift, rpv_p = compare(exposures(demo_visitors, effect), treated, effect.control)
+    print(f"planted effect: conversion {conv_lift:+.1%} p={conv_p:.2g}, revenue/visitor {rpv_lift:+.1%} p={rpv_p:.2g}")
+    assert conv_lift > 0.15 and conv_p < 0.01
+    assert rpv_lift > 0.15 and rpv_p < 0.05
+    a = next(s for s in aa.splits if not s.is_control)
+    conv_lift, conv_p, rpv_lift, rpv_p = compare(exposures(demo_visitors, aa), a, aa.control)
+    print(f"A/A: conversion {conv_lift:+.1%} p={conv_p:.2g}, revenue/visitor {rpv_lift:+.1%} p={rpv_p:.2g}")
+    assert conv_p > 0.05 and rpv_p > 0.05
+
+
+def test_effect_starts_at_exposure(demo_visitors: Visitors) -> None:
+    """In the session of a visitor's first exposure to the planted effect, every purchase follows the offer,
+    in every split alike (so pre-exposure outcomes carry no treatment effect)."""
+    effect = next(e for e in experience_design(DEMO) if e.planted_effect)
+    ids = {str(s.split_id) for s in effect.splits}
+    checked = 0
+    for sessions in demo_visitors.sessions.values():
+        first = next((s for s in sessions if ids & set(s["offers"])), None)
+        if first is None or not first["purchase_lines"]:
+            continue
+        t0 = min(first["offers"][k] for k in ids & set(first["offers"]))
+        assert all(p["time"] >= t0 for p in first["purchase_lines"].values())
+        checked += 1
+    assert checked > 100
+
+
+def test_returning_visitors_have_a_propensity(demo_visitors: Visitors) -> None:
+    """Visitors come back (pre-exposure sessions exist) and their earlier outcomes predict later ones."""
+    multi = [v for v in demo_visitors.sessions.values() if len(v) > 1]
+    assert len(multi) > 0.25 * len(demo_visitors.sessions)
+    first = np.array([v[0]["purchase_count"] > 0 for v in multi], dtype=float)
+    later = np.array([any(s["purchase_count"] for s in v[1:]) for v in multi], dtype=float)
+    assert later[first == 1].mean() > 1.5 * later[first == 0].mean()
+    assert np.corrcoef(first, later)[0, 1] > 0
+
+
+def test_stealth_is_per_visitor(demo_visitors: Visitors) -> None:
+    flags: dict[str, set[str]] = defaultdict(set)
+    for s in demo_visitors.all_sessions:
+        flags[s["guid"]].add(s["has_stealth"])
+    assert all(len(f) == 1 for f in flags.values())
+    share = sum("t" in f for f in flags.values()) / len(flags)
+    assert 0.01 < share < 0.06, share
+
+
+def test_unknown_split_ids_are_a_few_percent(demo_visitors: Visitors) -> None:
+    known = {str(s.split_id) for e in experience_design(DEMO) for s in e.splits}
+    offers = [k for s in demo_visitors.all_sessions if len(s["offers"]) < CAP for k in s["offers"]]
+    unknown = [k for k in offers if k not in known]
+    assert set(unknown) <= {str(i) for i in OLD_SPLIT_IDS}
+    assert 0.005 < len(unknown) / len(offers) < 0.05

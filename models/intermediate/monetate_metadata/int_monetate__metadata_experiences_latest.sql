@@ -1,0 +1,26 @@
+{#-
+  One row per experience the Metadata API knows or knew: its current version (`valid_to` NULL), or, for an id the API
+  no longer returns (deleted), the last version it had, so old ids in the session data keep their last name.
+-#}
+with versions as (
+
+    select * from {{ ref('stg_monetate__metadata_experiences') }}
+    where experience_id is not null
+
+),
+
+ranked as (
+
+    select
+        versions.*,
+        count(*) over (partition by experience_id) as version_count,
+        row_number() over (
+            partition by experience_id
+            order by case when valid_to is null then 0 else 1 end, valid_from desc, row_id
+        ) as version_rank
+    from versions
+
+)
+
+select * from ranked
+where version_rank = 1

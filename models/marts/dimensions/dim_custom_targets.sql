@@ -1,0 +1,44 @@
+{{ config(materialized='table') }}
+{#-
+  One row per custom target id seen in the session data or known to the Metadata API; unknown ids keep their
+  row. `is_personal_data` marks the targets the API flags as identifiers or person-id collectors: the loader's
+  `--pii-target-ids auto` hashes or drops exactly their values (docs/metadata_api.md).
+-#}
+with session_targets as (
+
+    select distinct {{ safe_cast_number('target_id', 'bigint') }} as target_id
+    from {{ ref('int_monetate__custom_targets') }}
+
+),
+
+metadata as (
+
+    select * from {{ ref('int_monetate__metadata_custom_targets_latest') }}
+
+),
+
+ids as (
+
+    select target_id from session_targets where target_id is not null
+    union
+    select target_id from metadata
+
+)
+
+select
+    ids.target_id,
+    metadata.target_title,
+    metadata.target_description,
+    metadata.is_identifier,
+    metadata.collects_person_id,
+    case
+        when metadata.is_identifier or metadata.collects_person_id then true
+        when metadata.target_id is not null then false
+    end as is_personal_data,
+    case when metadata.target_id is not null then true else false end as has_metadata,
+    case when session_targets.target_id is not null then true else false end as is_seen_in_sessions
+from ids
+left join metadata
+    on ids.target_id = metadata.target_id
+left join session_targets
+    on ids.target_id = session_targets.target_id

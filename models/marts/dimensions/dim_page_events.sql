@@ -1,0 +1,33 @@
+{{ config(materialized='table') }}
+{#- One row per page event id seen in the session data or known to the Metadata API; unknown ids keep their row. -#}
+with session_events as (
+
+    select distinct {{ safe_cast_number('page_event_id', 'bigint') }} as page_event_id
+    from {{ ref('int_monetate__page_events') }}
+
+),
+
+metadata as (
+
+    select page_event_id, page_event_title from {{ ref('int_monetate__metadata_page_events_latest') }}
+
+),
+
+ids as (
+
+    select page_event_id from session_events where page_event_id is not null
+    union
+    select page_event_id from metadata
+
+)
+
+select
+    ids.page_event_id,
+    metadata.page_event_title,
+    case when metadata.page_event_id is not null then true else false end as has_metadata,
+    case when session_events.page_event_id is not null then true else false end as is_seen_in_sessions
+from ids
+left join metadata
+    on ids.page_event_id = metadata.page_event_id
+left join session_events
+    on ids.page_event_id = session_events.page_event_id

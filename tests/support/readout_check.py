@@ -1,0 +1,475 @@
+"""The experiment readout computed independently in Python (numpy/scipy on per-visitor values, never on sums).
+
+Reads the sessions from the Session Stream files themselves (``generator.read_tree``, a plain gzip + JSON reader),
+takes experiences, controls and traffic shares from the generator's design (what the Metadata API says), builds
+one row per (experience, visitor) with the rules of docs/experiment_readout.md, and computes every figure of
+``experiment_results`` / ``experiment_results_daily`` with numpy and scipy (``ttest_ind(equal_var=False)``,
+``chisquare``, ``norm``, ``np.cov``). :func:`compare` checks the marts' rows against it to a relative tolerance.
+
+Also the grid of the statistics macros (macros/statistics.sql) and scipy's values on it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from dlt_pipeline.synthetic.design import experience_design
+from dlt_pipeline.synthetic.generator import read_tree
+from support.sql_macros import render
+
+Z = stats.norm.ppf(0.975)
+DAY_MS = 86_400_000
+CAP = 1000
+METRICS = ("conversion_rate", "revenue_per_visitor", "orders_per_visitor", "sessions_per_visitor",
+           "average_order_value")
+MEANS = {"revenue_per_visitor": "revenue", "orders_per_visitor": "orders", "sessions_per_visitor": "sessions"}
+CUPED = {"revenue_per_visitor": ("revenue", "pre_revenue"), "conversion_rate": ("converted", "pre_converted")}
+
+
+# ------------------------------------------------------------------------------------------------ sessions
+
+
+@dataclass
+class Session:
+    session_id: str
+    visitor: str
+    start: int
+    page_views: int
+    time_on_site: int
+    offers: dict[int, int]  # split id -> first seen (ms)
+    purchases: list[tuple[int, float]]  # (time ms, value rounded to cents)
+    included: bool  # not stealth, not capped
+    session_value: float = 0.0
+
+    @property
+    def day(self) -> date:
+        return _day(self.start)
+
+
+def _day(ms: int) -> date:
+    return datetime.fromtimestamp(ms / 1000, UTC).date()
+
+
+def _capped(doc: dict[str, Any]) -> bool:
+    """The loader's 1,000-item cap on any variable-size field (or the items of one purchase)."""
+    if any(isinstance(v, dict | list) and len(v) >= CAP for v in doc.values()):
+        return True
+    return any(len((p or {}).get("items") or ()) >= CAP for p in (doc.get("purchase_lines") or {}).values())
+
+
+def read_sessions(out_dir: Path, account: int) -> list[Session]:
+    """One Session per (guid, start): the surviving version by the marts' rule (closed, latest end, file, line)."""
+    best: dict[tuple[str, int], tuple[tuple, dict]] = {}
+    for rel, line, doc in read_tree(out_dir, account):
+        key = (doc["guid"], int(doc["start_time"]))
+        rank = (doc.get("is_closed") == "t", int(doc.get("end_time") or 0), rel.rsplit("/", 1)[-1], line)
+        if key not in best or rank > best[key][0]:
+            best[key] = (rank, doc)
+    out = []
+    for (guid, start), (_, doc) in best.items():
+        offers = {}
+        for sid, ms in (doc.get("offers") or {}).items():
+            if str(sid).isdigit():
+                offers[int(sid)] = int(ms)
+        purchases = [(int(p["time"]), round(float(p["value"]), 2))
+                     for p in (doc.get("purchase_lines") or {}).values() if p.get("time") is not None]
+        out.append(Session(doc["session_id"], guid.split(":", 1)[1], start, int(doc.get("page_views") or 0),
+                           int(doc.get("time_on_site") or 0), offers, purchases,
+                           doc.get("has_stealth") != "t" and not _capped(doc),
+                           round(float(doc.get("session_value") or 0), 2)))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ design
+
+
+@dataclass(frozen=True)
+class SplitInfo:
+    experience_key: str
+    experience_id: int | None
+    share: float | None
+    is_control: bool
+
+
+def split_info(config: Any = None) -> dict[int, SplitInfo]:  # noqa: ANN401
+    """What the metadata says about each split of the design (control only where the metadata has one)."""
+    out = {}
+    for exp in experience_design(config):
+        for s in exp.splits:
+            out[s.split_id] = SplitInfo(str(exp.experience_id), exp.experience_id, s.share,
+                                        s.is_control and exp.control_in_metadata)
+    return out
+
+
+def _info(splits: dict[int, SplitInfo], split_id: int) -> SplitInfo:
+    return splits.get(split_id) or SplitInfo(f"split-{split_id}", None, None, False)
+
+
+# ------------------------------------------------------------------------------------------------ exposures
+
+
+@dataclass
+class Visitor:
+    experience_key: str
+    visitor: str
+    split_id: int
+    first_exposed: int
+    first_session_start: int
+    split_count: int
+    sessions: list[Session] = field(default_factory=list)
+    pre_days: int = 14
+
+    def outcomes(self, until: date | None = None) -> dict[str, float]:
+        """Post-exposure outcomes (up to the end of `until`, by session start / purchase date) and pre-period ones."""
+        out = dict.fromkeys(("sessions", "orders", "revenue", "page_views", "time_on_site", "pre_sessions",
+                             "pre_orders", "pre_revenue"), 0.0)
+        pre_start = self.first_exposed - self.pre_days * DAY_MS
+        for s in self.sessions:
+            if s.start >= self.first_session_start and (until is None or s.day <= until):
+                out["sessions"] += 1
+                out["page_views"] += s.page_views
+                out["time_on_site"] += s.time_on_site
+            elif pre_start <= s.start < self.first_session_start:
+                out["pre_sessions"] += 1
+            for t, value in s.purchases:
+                if t >= self.first_exposed and (until is None or _day(t) <= until):
+                    out["orders"] += 1
+                    out["revenue"] += value
+                elif pre_start <= t < self.first_exposed:
+                    out["pre_orders"] += 1
+                    out["pre_revenue"] += value
+        out["converted"] = float(out["orders"] > 0)
+        out["pre_converted"] = float(out["pre_orders"] > 0)
+        return out
+
+
+def exposures(sessions: list[Session], splits: dict[int, SplitInfo], pre_days: int = 14) -> dict[tuple, Visitor]:
+    """(experience_key, visitor) -> Visitor, from the included sessions only."""
+    by_visitor: dict[str, list[Session]] = defaultdict(list)
+    seen: dict[tuple[str, str], list[tuple[int, int, int]]] = defaultdict(list)
+    for s in sessions:
+        if not s.included:
+            continue
+        by_visitor[s.visitor].append(s)
+        for sid, ms in s.offers.items():
+            seen[(_info(splits, sid).experience_key, s.visitor)].append((ms, s.start, sid))
+    out = {}
+    for (key, visitor), rows in seen.items():
+        first_seen, first_start, split_id = min(rows)
+        out[(key, visitor)] = Visitor(key, visitor, split_id, first_seen, first_start,
+                                      len({r[2] for r in rows}), by_visitor[visitor], pre_days)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ statistics
+
+
+def _arm_values(visitors: list[Visitor], until: date | None) -> dict[str, np.ndarray]:
+    rows = [v.outcomes(until) for v in visitors]
+    return {k: np.array([r[k] for r in rows], dtype=float) for k in rows[0]}
+
+
+def _mean_stats(x: np.ndarray, proportion: bool = False) -> dict[str, float | None]:
+    n = len(x)
+    m = float(np.mean(x))
+    if proportion:
+        var = m * (1 - m)
+        se = math.sqrt(var / n)
+    else:
+        var = float(np.var(x, ddof=1)) if n >= 2 else None
+        se = math.sqrt(var / n) if var is not None else None
+    return {"mean": m, "sd": math.sqrt(var) if var is not None else None, "se": se}
+
+
+def _ratio_stats(num: np.ndarray, den: np.ndarray) -> dict[str, float | None]:
+    """Average order value: sum(revenue)/sum(orders), delta-method SE from the visitor-level covariance."""
+    n = len(num)
+    if den.sum() == 0:
+        return {"mean": None, "se": None}
+    r = float(num.sum() / den.sum())
+    if n < 2:
+        return {"mean": r, "se": None}
+    cov = np.cov(num, den, ddof=1)
+    my = den.mean()
+    var = (cov[0, 0] / my**2 - 2 * r * cov[0, 1] / my**2 + r**2 * cov[1, 1] / my**2) / n
+    return {"mean": r, "se": math.sqrt(max(var, 0.0))}
+
+
+def _none_ok(f: Any, *args: Any) -> Any:  # noqa: ANN401
+    return None if any(a is None for a in args) else f(*args)
+
+
+def _compare(t: dict, c: dict) -> dict[str, float | None]:
+    """Difference, its SE, relative lift and its delta-method SE for one metric."""
+    out: dict[str, float | None] = dict.fromkeys(("abs_lift", "se_diff", "rel_lift", "rel_lift_se"))
+    if t["mean"] is None or c["mean"] is None:
+        return out
+    out["abs_lift"] = t["mean"] - c["mean"]
+    if t["se"] is not None and c["se"] is not None:
+        out["se_diff"] = math.sqrt(t["se"] ** 2 + c["se"] ** 2)
+    if c["mean"] != 0:
+        out["rel_lift"] = t["mean"] / c["mean"] - 1
+        if t["se"] is not None and c["se"] is not None:
+            out["rel_lift_se"] = math.sqrt(t["se"] ** 2 / c["mean"] ** 2
+                                           + c["se"] ** 2 * t["mean"] ** 2 / c["mean"] ** 4)
+    return out
+
+
+def _cuped(t: dict[str, np.ndarray], c: dict[str, np.ndarray], y: str, x: str) -> dict[str, float | None]:
+    """CUPED with theta from the pooled arms (GrowthBook's compute_theta and relative-lift variance)."""
+    yy, xx = np.concatenate([t[y], c[y]]), np.concatenate([t[x], c[x]])
+    var_x = float(np.var(xx, ddof=1)) if len(xx) >= 2 else 0.0
+    theta = float(np.cov(xx, yy, ddof=1)[0, 1] / var_x) if var_x > 0 else 0.0
+    nt, nc = len(t[y]), len(c[y])
+    if nt < 2 or nc < 2:
+        return {"theta": theta}
+
+    def arm(a: dict[str, np.ndarray]) -> tuple[float, float, float, float, float, float]:
+        cov = np.cov(a[x], a[y], ddof=1)
+        v_adj = max(cov[1, 1] + theta**2 * cov[0, 0] - 2 * theta * cov[0, 1], 0.0)
+        return float(a[y].mean()), float(a[x].mean()), float(cov[1, 1]), float(cov[0, 0]), float(cov[0, 1]), v_adj
+
+    myt, mxt, vyt, vxt, covt, vat = arm(t)
+    myc, mxc, vyc, vxc, covc, vac = arm(c)
+    diff = (myt - theta * mxt) - (myc - theta * mxc)
+    se = math.sqrt(vat / nt + vac / nc)
+    out: dict[str, float | None] = {"theta": theta, "abs_lift": diff, "se_diff": se,
+                                    "p_value": float(2 * stats.norm.sf(abs(diff / se))) if se > 0 else None,
+                                    "variance_reduction": 1 - (vat / nt + vac / nc) / (vyt / nt + vyc / nc)
+                                    if (vyt / nt + vyc / nc) > 0 else None}
+    if myc != 0:
+        v_ctrl = vyc * myt**2 / myc**2 - 2 * theta * covc * myt / myc + theta**2 * vxc
+        v_rel = vat / (nt * myc**2) + v_ctrl / (nc * myc**2)
+        out["rel_lift"] = diff / myc
+        out["rel_lift_se"] = math.sqrt(max(v_rel, 0.0))
+    return out
+
+
+def results(visitors: dict[tuple, Visitor], splits: dict[int, SplitInfo],
+            until: date | None = None) -> dict[tuple[str, int], dict[str, Any]]:
+    """(experience_key, split_id) -> every column of experiment_results that the check compares."""
+    arms: dict[tuple[str, int], list[Visitor]] = defaultdict(list)
+    multi: dict[str, int] = defaultdict(int)
+    for v in visitors.values():
+        if until is not None and _day(v.first_session_start) > until:
+            continue
+        if v.split_count > 1:
+            multi[v.experience_key] += 1
+        else:
+            arms[(v.experience_key, v.split_id)].append(v)
+    values = {k: _arm_values(vs, until) for k, vs in arms.items()}
+    per_arm = {}
+    for k, a in values.items():
+        per_arm[k] = {
+            "conversion_rate": _mean_stats(a["converted"], proportion=True),
+            **{m: _mean_stats(a[col]) for m, col in MEANS.items()},
+            "average_order_value": _ratio_stats(a["revenue"], a["orders"]),
+        }
+    controls: dict[str, int] = {}
+    for sid, info in sorted(splits.items()):
+        if info.is_control and info.experience_key not in controls:
+            controls[info.experience_key] = sid
+    srm = _srm(values, splits)
+    out = {}
+    for (key, sid), a in values.items():
+        row: dict[str, Any] = {"n_visitors": len(a["converted"]), "sum_converted": a["converted"].sum(),
+                               "sum_revenue": a["revenue"].sum(), "sum_revenue_sq": (a["revenue"] ** 2).sum(),
+                               "sum_orders": a["orders"].sum(), "sum_sessions": a["sessions"].sum(),
+                               "sum_pre_revenue": a["pre_revenue"].sum(), "sum_pre_converted": a["pre_converted"].sum(),
+                               "sum_revenue_x_pre_revenue": (a["revenue"] * a["pre_revenue"]).sum(),
+                               "experience_multi_split_visitors": multi.get(key, 0)}
+        for m in METRICS:
+            st = per_arm[(key, sid)][m]
+            row[m] = st["mean"]
+            row[f"{m}_se"] = st["se"]
+            if "sd" in st:
+                row[f"{m}_sd"] = st["sd"]
+            row[f"{m}_ci_low"] = _none_ok(lambda mu, se: mu - Z * se, st["mean"], st["se"])
+            row[f"{m}_ci_high"] = _none_ok(lambda mu, se: mu + Z * se, st["mean"], st["se"])
+        ctrl = controls.get(key)
+        if ctrl is not None and ctrl != sid and (key, ctrl) in values:
+            c = values[(key, ctrl)]
+            for m in METRICS:
+                cmp = _compare(per_arm[(key, sid)][m], per_arm[(key, ctrl)][m])
+                for name, v in cmp.items():
+                    if name != "rel_lift_se":
+                        row[f"{m}_{name}"] = v
+                row[f"{m}_abs_lift_ci_low"] = _none_ok(lambda d, s: d - Z * s, cmp["abs_lift"], cmp["se_diff"])
+                row[f"{m}_abs_lift_ci_high"] = _none_ok(lambda d, s: d + Z * s, cmp["abs_lift"], cmp["se_diff"])
+                row[f"{m}_rel_lift_ci_low"] = _none_ok(lambda d, s: d - Z * s, cmp["rel_lift"], cmp["rel_lift_se"])
+                row[f"{m}_rel_lift_ci_high"] = _none_ok(lambda d, s: d + Z * s, cmp["rel_lift"], cmp["rel_lift_se"])
+            row.update(_p_values(a, c, per_arm[(key, sid)], per_arm[(key, ctrl)]))
+            for m, (y, x) in CUPED.items():
+                cu = _cuped(a, c, y, x)
+                for lift in ("abs_lift", "rel_lift"):
+                    se = cu.get("se_diff" if lift == "abs_lift" else "rel_lift_se")
+                    cu[f"{lift}_ci_low"] = _none_ok(lambda d, s: d - Z * s, cu.get(lift), se)
+                    cu[f"{lift}_ci_high"] = _none_ok(lambda d, s: d + Z * s, cu.get(lift), se)
+                cu.pop("rel_lift_se", None)
+                for name, v in cu.items():
+                    row[f"{m}_cuped_{name}"] = v
+        row.update(srm.get(key, {}))
+        out[(key, sid)] = row
+    return out
+
+
+def _p_values(t: dict[str, np.ndarray], c: dict[str, np.ndarray], st: dict, sc: dict) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    nt, nc = len(t["converted"]), len(c["converted"])
+    pooled = (t["converted"].sum() + c["converted"].sum()) / (nt + nc)
+    se_pool = math.sqrt(pooled * (1 - pooled) * (1 / nt + 1 / nc))
+    out["conversion_rate_p_value"] = (
+        float(2 * stats.norm.sf(abs(t["converted"].mean() - c["converted"].mean()) / se_pool)) if se_pool > 0 else None)
+    for m, col in MEANS.items():
+        p = None
+        df = None
+        if nt >= 2 and nc >= 2 and (np.var(t[col]) > 0 or np.var(c[col]) > 0):
+            res = stats.ttest_ind(t[col], c[col], equal_var=False)
+            p = float(res.pvalue)
+            vt, vc = np.var(t[col], ddof=1) / nt, np.var(c[col], ddof=1) / nc
+            df = float((vt + vc) ** 2 / (vt**2 / (nt - 1) + vc**2 / (nc - 1)))
+        out[f"{m}_p_value"] = p
+        out[f"{m}_welch_df"] = df
+    at, ac = st["average_order_value"], sc["average_order_value"]
+    p = None
+    if at["mean"] is not None and ac["mean"] is not None and (at["se"] ** 2 + ac["se"] ** 2) > 0:
+        p = float(2 * stats.norm.sf(abs(at["mean"] - ac["mean"]) / math.sqrt(at["se"] ** 2 + ac["se"] ** 2)))
+    out["average_order_value_p_value"] = p
+    for m in METRICS:
+        out[f"{m}_is_significant"] = None if out[f"{m}_p_value"] is None else out[f"{m}_p_value"] < 0.05
+    return out
+
+
+def _srm(values: dict[tuple[str, int], dict[str, np.ndarray]], splits: dict[int, SplitInfo]) -> dict[str, dict]:
+    """Chi-square of visitors per split against the metadata's traffic shares (splits without visitors count 0)."""
+    out = {}
+    for key in {k for k, _ in values}:
+        shares = {sid: i.share for sid, i in splits.items() if i.experience_key == key and i.share}
+        if not shares:
+            continue
+        observed = np.array([len(values[(key, sid)]["converted"]) if (key, sid) in values else 0 for sid in shares])
+        expected = np.array(list(shares.values())) / sum(shares.values()) * observed.sum()
+        if len(shares) < 2:
+            out[key] = {"srm_chi_square": 0.0, "srm_df": 0, "srm_p_value": None, "srm_detected": None}
+            continue
+        chi2, p = stats.chisquare(observed, expected)
+        out[key] = {"srm_chi_square": float(chi2), "srm_df": len(shares) - 1, "srm_p_value": float(p),
+                    "srm_detected": bool(p < 0.001)}
+    return out
+
+
+def by_session(sessions: list[Session], splits: dict[int, SplitInfo]) -> dict[tuple[str, int], dict[str, Any]]:
+    """experiment_results_by_session's per-split figures from the sessions that saw each split."""
+    groups: dict[tuple[str, int], list[Session]] = defaultdict(list)
+    for s in sessions:
+        if s.included:
+            for sid in s.offers:
+                groups[(_info(splits, sid).experience_key, sid)].append(s)
+    out = {}
+    for k, ss in groups.items():
+        conv = np.array([float(len(s.purchases) > 0) for s in ss])
+        value = np.array([s.session_value for s in ss])
+        pv = np.array([s.page_views for s in ss], dtype=float)
+        row = {"n_sessions": len(ss), "conversion_rate": conv.mean(), "session_value": value.mean(),
+               "page_views": pv.mean()}
+        if len(ss) >= 2:
+            row["session_value_se"] = float(np.std(value, ddof=1) / math.sqrt(len(ss)))
+            row["page_views_se"] = float(np.std(pv, ddof=1) / math.sqrt(len(ss)))
+        out[k] = row
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ comparison
+
+
+def compare(got: dict[tuple[str, int], dict[str, Any]], want: dict[tuple[str, int], dict[str, Any]],
+            rel: float = 1e-6) -> list[str]:
+    """Differences between the marts' rows and the reference (empty when every compared figure agrees)."""
+    problems = []
+    if set(got) != set(want):
+        problems.append(f"rows differ: only in marts {sorted(set(got) - set(want))[:5]}, "
+                        f"only in reference {sorted(set(want) - set(got))[:5]}")
+    for k in sorted(set(got) & set(want)):
+        for col, w in want[k].items():
+            g = got[k].get(col, "<missing column>")
+            if not _same(g, w, rel, col):
+                problems.append(f"{k} {col}: marts {g!r} != reference {w!r}")
+    return problems
+
+
+def _same(g: Any, w: Any, rel: float, col: str) -> bool:  # noqa: ANN401
+    if isinstance(g, str):
+        return False
+    if w is None or g is None:
+        return g is None and w is None
+    if isinstance(w, bool | np.bool_):
+        return bool(g) == bool(w)
+    g, w = float(g), float(w)
+    # p-values: relative only; average order value: a degenerate delta-method variance (one order, equal ratios)
+    # is 0 up to float cancellation (~1e-6 dollars after the square root) in either computation
+    tiny = 1e-300 if col.endswith("p_value") else 1e-5 if col.startswith("average_order_value") else 1e-9
+    return math.isclose(g, w, rel_tol=rel, abs_tol=tiny)
+
+
+# ------------------------------------------------------------------------------------------------ macro grid
+
+
+def t_grid() -> list[tuple[float, float, float]]:
+    """(t, df, scipy two-sided p) over small, non-integer and large df and far tails."""
+    out = []
+    for df in (0.7, 1.0, 2.5, 3.0, 7.3, 15.0, 29.9, 30.0, 64.5, 99.9, 100.0, 100.1, 250.0, 1234.5, 5e4, 1e6):
+        for t in (0.0, 0.05, -0.7, 1.0, 1.96, -2.5, 3.3, 5.0, 8.0, 12.0):
+            p = float(2 * stats.t.sf(abs(t), df))
+            if p > 1e-280:
+                out.append((t, df, p))
+    return out
+
+
+def normal_grid() -> list[tuple[float, float, float]]:
+    """(z, scipy cdf, scipy two-sided p)."""
+    return [(z, float(stats.norm.cdf(z)), float(2 * stats.norm.sf(abs(z))))
+            for z in (-8.0, -5.0, -3.1, -1.959963984540054, -1.0, -0.2, 0.0, 0.3, 1.5, 2.7, 4.0, 6.5, 9.0)]
+
+
+def chi2_grid() -> list[tuple[float, int, float]]:
+    """(x, df, scipy survival function) for df 1..20."""
+    return [(x, df, float(stats.chi2.sf(x, df))) for df in range(1, 21)
+            for x in (0.0, 0.01, 0.5, 1.0, 3.84, 7.5, 15.0, 30.0, 60.0, 120.0)]
+
+
+def grid_values(con_execute: Any, adapter: str) -> dict[str, list[tuple[float, float]]]:  # noqa: ANN401
+    """(got, want) pairs of every macro on its grid, evaluated by `con_execute(sql) -> rows` on `adapter`'s SQL."""
+    double = render(adapter, "stat_double_type")
+    out: dict[str, list[tuple[float, float]]] = {}
+    rows = t_grid()
+    values = ", ".join(f"(cast({t!r} as {double}), cast({df!r} as {double}), {i})" for i, (t, df, _) in enumerate(rows))
+    p_sql = render(adapter, "stat_t_two_sided_p", "t", "df")
+    got = con_execute(f"select i, {p_sql} from (values {values}) as g(t, df, i) order by i")
+    out["t"] = [(g, rows[i][2]) for i, g in got]
+    rows_n = normal_grid()
+    values = ", ".join(f"(cast({z!r} as {double}), {i})" for i, (z, _, _) in enumerate(rows_n))
+    cdf_sql, p_sql = render(adapter, "stat_normal_cdf", "z"), render(adapter, "stat_normal_two_sided_p", "z")
+    got = con_execute(f"select i, {cdf_sql}, {p_sql} from (values {values}) as g(z, i) order by i")
+    out["normal_cdf"] = [(cdf, rows_n[i][1]) for i, cdf, _ in got]
+    out["normal_p"] = [(p, rows_n[i][2]) for i, _, p in got]
+    rows_c = chi2_grid()
+    values = ", ".join(f"(cast({x!r} as {double}), {df}, {i})" for i, (x, df, _) in enumerate(rows_c))
+    got = con_execute(f"select i, {render(adapter, 'stat_chi2_sf', 'x', 'df')} from (values {values}) as g(x, df, i)"
+                      " order by i")
+    out["chi2"] = [(g, rows_c[i][2]) for i, g in got]
+    return out
+
+
+def assert_grid(values: dict[str, list[tuple[float, float]]], rel: float = 1e-6) -> None:
+    """Every macro value within `rel` (relative) of scipy's."""
+    for name, pairs in values.items():
+        bad = [(g, w) for g, w in pairs if not math.isclose(float(g), w, rel_tol=rel, abs_tol=1e-300)]
+        assert not bad, f"{name}: {len(bad)} of {len(pairs)} off by more than {rel}: {bad[:5]}"
