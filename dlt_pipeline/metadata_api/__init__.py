@@ -8,8 +8,8 @@
 
 Built like dlt's `rest_api` source on its REST client: a JSON-link paginator following `meta.next`, `data` as the
 data selector, `page_size=1000`, dlt's retrying session (429 and 5xx retried with exponential backoff), and
-`MonetateTokenAuth` for the vendor's JWT → token flow. Five resources, one table each (contract 3 in
-`docs/dev/team_plan_issues_9_10.md`): `metadata_accounts`, `metadata_variants`, `metadata_experiences` (with
+`MonetateTokenAuth` for the vendor's JWT → token flow. Five resources, one table each (the raw tables section of
+`docs/metadata_api.md`): `metadata_accounts`, `metadata_variants`, `metadata_experiences` (with
 child tables `__splits`, `__tags`, `__goals`, `__variant_splits`, `__variant_splits__allocations`),
 `metadata_page_events`, `metadata_custom_targets`. Root tables keep history with dlt's `scd2` strategy: names
 change in the vendor UI while ids never do, so each change closes the old version (`_dlt_valid_to`) and adds a
