@@ -25,20 +25,6 @@ from dlt_pipeline.synthetic.generator import session_stream_root
 
 T = TypeVar("T")
 
-# Tests that each take minutes (several dbt builds). They start first, so that under pytest-xdist the short tests
-# fill the other workers around them instead of one long test running alone at the end.
-LONGEST_FIRST = ("test_dbt_e2e.py", "test_dbt_metadata.py", "test_experiment_readout.py", "test_dbt_after_crash.py",
-                 "test_loader_e2e.py", "test_memory.py", "test_metadata_api.py")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Order the long dbt end-to-end tests first (stable otherwise), for a shorter parallel run."""
-    def rank(item: pytest.Item) -> int:
-        name = item.path.name
-        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
-
-    items.sort(key=rank)
-
 
 def _factory(new: Callable[..., T], stop: Callable[[T], object],
              start: Callable[[T], T] = lambda made: made) -> Iterator[Callable[..., T]]:
