@@ -80,7 +80,7 @@ def cached_data(out: Path, sessions: int, seed: int) -> tuple[Path, dict]:
                      files_per_window=1, seed=seed, truth_path=folder / "tmp" / "truth.json")
     (folder / "tmp" / "truth.json").rename(truth_path)
     (folder / "tmp" / str(ACCOUNT)).rename(folder / str(ACCOUNT))
-    (folder / "tmp").rmdir()
+    shutil.rmtree(folder / "tmp")  # the generator's other outputs (metadata catalog): not needed here
     print(f"  generated in {time.perf_counter() - t0:.1f} s", flush=True)
     return session_stream_root(folder, ACCOUNT), truth
 

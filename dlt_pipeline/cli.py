@@ -9,6 +9,7 @@ from typing import NoReturn
 
 from dlt_pipeline.exit_codes import (
     EXIT_ERROR,
+    EXIT_INCOMPLETE,
     EXIT_LOCKED,
     EXIT_METADATA,
     EXIT_OK,
@@ -33,9 +34,11 @@ DESTINATION__POSTGRES__CREDENTIALS=postgresql://user@host:5432/db (password via 
 Exit codes: {EXIT_OK} all new files loaded; {EXIT_QUARANTINED} loaded, but some files or lines were quarantined
 (see the session_stream_rejects table) or a file could not be read (tried again next run);
 {EXIT_STRICT} --strict and something needed quarantine (nothing loaded); {EXIT_LOCKED} another run is in
-progress; {EXIT_USAGE} bad options; {EXIT_ERROR} any other failure (the message says what to do);
+progress, or another program (a BI tool) held the DuckDB file for longer than --lock-wait-seconds (the message
+names it; nothing was loaded); {EXIT_USAGE} bad options; {EXIT_ERROR} any other failure (the message says what to do);
 {EXIT_METADATA} the sessions loaded (or there was nothing new) but the metadata refresh failed (the message says
-why; a revoked API key needs a person to issue a new one).
+why; a revoked API key needs a person to issue a new one); {EXIT_INCOMPLETE} --check found a window without a file,
+a file not loaded (quarantined, unreadable, or waiting over 2 hours) or files close to the vendor's deletion.
 """
 
 
@@ -86,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument("--reload", action="store_true",
                      help="load the --start-date..--end-date files again even if the ledger has them; the new rows "
                           "replace the file's earlier rows (removed once the new load completed)")
+    sel.add_argument("--archive", metavar="DEST",
+                     help="keep every loaded file byte for byte under DEST/ACCOUNT/raw_data/session_stream/YYYY/MM/DD "
+                          "(a folder or an fsspec URL: s3://, gs://, az://, file://; docs/archive.md); replay with "
+                          "--source DEST/ACCOUNT/raw_data/session_stream")
+    sel.add_argument("--completeness-days", type=int, metavar="N",
+                     help="also list, at most hourly, the day folders of the last N days that the look-back no longer "
+                          "reaches, and load late files found there (default 7; 0 = off)")
     sel.add_argument("--retry-quarantined", action="store_true", help="try quarantined files again (after a fix)")
     beh = p.add_argument_group("behaviour")
     beh.add_argument("--strict", action="store_true", help="fail and load nothing if any file or line needs quarantine")
@@ -111,6 +121,28 @@ def build_parser() -> argparse.ArgumentParser:
                       help="refresh the metadata after a load at most every H hours (default 24; 0 = every run)")
     beh.add_argument("--demo", action="store_true",
                      help="generate a sample day into ./demo_data, load it into DuckDB, run dbt build, print a summary")
+    beh.add_argument("--lock-wait-seconds", type=float, metavar="S",
+                     help="wait up to S seconds for another program (a BI tool) to release the DuckDB file before "
+                          "stopping with exit code 5 (default 60)")
+    pub = p.add_argument_group("publish for BI tools (docs/publishing.md)")
+    pub.add_argument("--publish", metavar="DIR", help="write every mart (of the DuckDB file, or PostgreSQL with "
+                     "--destination postgres) as Tableau .hyper, Parquet and CSV files into DIR (atomically, with "
+                     "manifest.json); loads nothing")
+    pub.add_argument("--publish-formats", metavar="LIST", help="comma-separated subset of hyper,parquet,csv "
+                     "(default all)")
+    pub.add_argument("--publish-schema", metavar="SCHEMA", help="schema dbt builds the marts in (default "
+                     "$DBT_SCHEMA, else analytics)")
+    mon = p.add_argument_group("monitoring")
+    mon.add_argument("--check", action="store_true",
+                     help="load nothing; compare the day folders of --start-date..--end-date (default the last "
+                          "--completeness-days days) with the ledger: missing windows, files not loaded and why, "
+                          "expired files, retention risk; exit 7 when incomplete")
+    mon.add_argument("--retention-warn-days", type=int, metavar="N",
+                     help="warn (and fail --check) when files not loaded expire from the server within N days "
+                          "(default 30; 0 = off)")
+    beh.add_argument("--json", action="store_true",
+                     help="print the run summary as one JSON object on stdout (the session_stream_runs row plus the "
+                          "quarantined, unreadable and waiting files and the metadata refresh); all else to stderr")
     beh.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
     return p
 

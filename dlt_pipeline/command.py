@@ -16,9 +16,11 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
 
 from dlt_pipeline import exit_codes as codes
+from dlt_pipeline import run_history
+from dlt_pipeline.duckdb_access import DuckDBLocked, is_lock_error, locked_message, wait_for_file
 from dlt_pipeline.lock import LockBusy
 from dlt_pipeline.metadata_api import MetadataApiConfig, MetadataConfigError
 from dlt_pipeline.metadata_refresh import FAILED, OK, RefreshOutcome, api_config, personal_target_ids, refresh
@@ -45,6 +47,8 @@ class _Progress:
     """A files progress bar on interactive terminals; silent in cron and CI logs."""
 
     def __init__(self, files: list[Any]) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
         self.bar = Progress(TextColumn("loading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                             console=err, transient=True, disable=not err.is_terminal)
         self.task = self.bar.add_task("files", total=len(files))
@@ -68,6 +72,8 @@ def summarise(stats: RunStats, settings: Settings) -> None:
               f"waiting (too young / still uploading) {len(stats.waiting)}, unreadable {len(stats.unreadable)}")
     if stats.retried:
         out.print(f"  {stats.retried} file(s) quarantined or unreadable before were tried again")
+    if settings.archive:
+        out.print(f"  {stats.files_archived} file(s) archived in {escape(settings.archive)}")
     out.print(f"  sessions loaded {stats.sessions:,}, lines quarantined {stats.rejected_lines:,}, "
               f"{stats.bytes_read / 1e6:.1f} MB read in {stats.seconds:.1f} s ({rate:,.0f} sessions/s)")
     for path, reason in stats.files_quarantined[:10]:
@@ -81,6 +87,10 @@ def summarise(stats: RunStats, settings: Settings) -> None:
         out.print(f"  [yellow]quarantined line[/] {path}:{line}: {reason}")
     if stats.rejected_lines > len(stats.reject_examples):
         out.print("  (all quarantined lines are in the session_stream_rejects table)")
+    from dlt_pipeline.completeness import run_notes  # completeness scan and retention guard
+
+    for note in run_notes(stats):
+        out.print(f"  {note}")
 
 
 def _exit_code(stats: RunStats) -> int:
@@ -101,15 +111,27 @@ def execute(args: argparse.Namespace) -> int:
     """Run the loader for parsed arguments and return the process exit code."""
     try:
         settings = resolve(_cli_values(args))
+        if settings.json:
+            out.file = sys.stderr  # --json: stdout carries the one JSON object (run_history.print_json) only
         if settings.demo:
-            return run_demo(settings)
+            return run_history.finish(settings, run_demo(settings))
+        if settings.check:
+            from dlt_pipeline import completeness
+
+            return completeness.run(settings)
+        if settings.publish:
+            from dlt_pipeline import publish
+
+            return publish.run(settings, out.print, lambda line: err.print(f"[red]error:[/] {escape(line)}"))
         try:
             meta: MetadataApiConfig | MetadataConfigError = api_config(settings)
         except MetadataConfigError as exc:
             meta = exc  # reported after the session load, which it must not block
-        return run_with_metadata(settings, meta)
+        return run_history.finish(settings, run_with_metadata(settings, meta))
     except ValueError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}")
+        if getattr(args, "json", False):
+            run_history.print_json(run_history.usage_error(str(exc)))
         return codes.EXIT_USAGE
 
 
@@ -182,6 +204,7 @@ def _auto_pii_targets(settings: Settings, meta: MetadataApiConfig) -> tuple[Refr
 
 def report_refresh(outcome: RefreshOutcome) -> RefreshOutcome:
     """One or two lines about the metadata refresh; a failure on stderr, saying the session data is unaffected."""
+    run_history.note_metadata(outcome)
     if outcome.status == OK:
         rows = ", ".join(f"{t.removeprefix('metadata_').replace('_', ' ')} {n:,}" for t, n in outcome.counts.items())
         out.print(f"[bold]Metadata API refresh[/]: {escape(rows)} ({outcome.seconds:.1f} s)")
@@ -194,42 +217,53 @@ def report_refresh(outcome: RefreshOutcome) -> RefreshOutcome:
     return outcome
 
 
+def _failed(code: int, text: str) -> int:
+    """Print a failed load's message (rich markup) and note it for the run history; returns `code`."""
+    err.print(text)
+    run_history.loaded(code, Text.from_markup(text).plain.removeprefix("error: ").splitlines()[0][:1000])
+    return code
+
+
 def load_once(settings: Settings) -> int:
+    stats = run_history.begin(settings)  # recorded in session_stream_runs whatever happens (run_history.py)
     try:
         transport = open_transport(settings.credentials())
     except TransportError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        return codes.EXIT_ERROR
+        return _failed(codes.EXIT_ERROR, f"[red]error:[/] {escape(str(exc))}")
     try:
-        stats = run_load(settings, transport, _Progress)
-    except LockBusy as exc:
-        err.print(f"[red]error:[/] {exc}")
-        return codes.EXIT_LOCKED
+        if settings.destination == "duckdb":
+            wait_for_file(settings.duckdb_path, settings.lock_wait_seconds, "loading", notify=err.print)
+        stats = run_load(settings, transport, _Progress, stats)
+    except (LockBusy, DuckDBLocked) as exc:
+        return _failed(codes.EXIT_LOCKED, f"[red]error:[/] {escape(str(exc))}")
     except TransportError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        return codes.EXIT_ERROR
+        return _failed(codes.EXIT_ERROR, f"[red]error:[/] {escape(str(exc))}")
     except Exception as exc:  # noqa: BLE001 - turn dlt's wrapped errors into one actionable line
         root = _root_cause(exc)
         if isinstance(root, StrictModeFailure):
-            err.print(f"[red]--strict:[/] {root}; nothing was loaded. Fix or remove the file, or run without "
-                      "--strict to quarantine it and load the rest.")
-            return codes.EXIT_STRICT
+            return _failed(codes.EXIT_STRICT, f"[red]--strict:[/] {escape(str(root))}; nothing was loaded. Fix or "
+                           "remove the file, or run without --strict to quarantine it and load the rest.")
+        if is_lock_error(root):  # a reader opened the file after our check
+            return _failed(codes.EXIT_LOCKED, "[red]error:[/] " + escape(locked_message(
+                settings.duckdb_path, str(root), 0, "finishing the load", "nothing is lost: the next run finishes "
+                "or plans again what this one started")))
         if isinstance(root, (TransportError, LockBusy)):
-            err.print(f"[red]error:[/] {root}")
-            return codes.EXIT_ERROR
+            return _failed(codes.EXIT_ERROR, f"[red]error:[/] {escape(str(root))}")
         if os.environ.get("SESSION_STREAM_DEBUG"):
             raise
         first_line = str(root).splitlines()[0][:400] if str(root) else ""
-        err.print(f"[red]error:[/] the load failed: {type(root).__name__}: {first_line}\n"
-                  "  Nothing is lost: a package that reached the warehouse is finished by the next run, anything "
-                  "else is planned again. Set SESSION_STREAM_DEBUG=1 for the full traceback.")
-        return codes.EXIT_ERROR
+        return _failed(codes.EXIT_ERROR, f"[red]error:[/] the load failed: {type(root).__name__}: "
+                       f"{escape(first_line)}\n  Nothing is lost: a package that reached the warehouse is finished "
+                       "by the next run, anything else is planned again. Set SESSION_STREAM_DEBUG=1 for the full "
+                       "traceback.")
     finally:
         transport.close()
     summarise(stats, settings)
     if stats.fatal:
-        err.print(f"[red]error:[/] {stats.fatal}")
-    return _exit_code(stats)
+        err.print(f"[red]error:[/] {escape(stats.fatal)}")
+    code = _exit_code(stats)
+    run_history.loaded(code)
+    return code
 
 
 def _root_cause(exc: BaseException) -> BaseException:
@@ -291,6 +325,11 @@ def run_dbt_and_summary(settings: Settings) -> int:
     profiles_dir = REPO if profiles.exists() else _demo_profiles_dir()
     env = {**os.environ, "SESSION_STREAM_DUCKDB": str(Path(settings.duckdb_path).resolve())}
     dbt = Path(sys.executable).with_name("dbt")
+    try:
+        wait_for_file(settings.duckdb_path, settings.lock_wait_seconds, "dbt build", notify=err.print)
+    except DuckDBLocked as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        return codes.EXIT_LOCKED
     out.print("running dbt build ...")
     proc = subprocess.run([str(dbt), "build", "--profiles-dir", str(profiles_dir), "--project-dir", str(REPO),
                            "--target", "duckdb", "--quiet"], env=env, cwd=REPO)
@@ -300,7 +339,10 @@ def run_dbt_and_summary(settings: Settings) -> int:
     from dlt_pipeline.mart_summary import print_summary
 
     print_summary(settings.duckdb_path)
-    return 0
+    from dlt_pipeline import publish
+
+    settings.publish = str(DEMO_DIR / "publish")  # extracts for Tableau / Domo (docs/publishing.md)
+    return publish.run(settings, out.print, lambda line: err.print(f"[red]error:[/] {escape(line)}"))
 
 
 def _demo_profiles_dir() -> Path:

@@ -8,3 +8,5 @@ EXIT_STRICT = 4
 EXIT_LOCKED = 5
 EXIT_METADATA = 6
 """The session load finished (or had nothing new) but the Metadata API refresh failed: names may be stale."""
+EXIT_INCOMPLETE = 7
+"""--check: a window without a file, a file not loaded (quarantined, or waiting too long), or files close to expiry."""

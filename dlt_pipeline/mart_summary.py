@@ -50,6 +50,7 @@ def summary(duckdb_path: str | None = None, schema: str | None = None) -> dict:
             f"select count(*), coalesce(sum(line_value), 0) from {schema}.purchase_items"
         ).fetchall()
         experiments = readout(con, schema)
+        visitor_counts = visitors(con, schema)
     finally:
         con.close()
     return {
@@ -67,7 +68,27 @@ def summary(duckdb_path: str | None = None, schema: str | None = None) -> dict:
             for day, n, c, rev in by_day
         ],
         "experiments": experiments,
+        "visitors": visitor_counts,
     }
+
+
+def visitors(con: duckdb.DuckDBPyConnection, schema: str) -> dict | None:
+    """Visitors, returning visitors, those who came back and bought, conflicting ids; None without the mart."""
+    (exists,), = con.sql(
+        "select count(*) from information_schema.tables"
+        f" where table_schema = '{schema}' and table_name = 'visitors'"
+    ).fetchall()
+    if not exists:
+        return None
+    (row,) = con.sql(
+        "select count(*), count(stitched_customer_id),"
+        " coalesce(sum(case when is_returning then 1 else 0 end), 0),"
+        " coalesce(sum(case when has_returned_and_bought then 1 else 0 end), 0),"
+        " coalesce(sum(case when has_conflicting_customer_ids then 1 else 0 end), 0)"
+        f" from {schema}.visitors"
+    ).fetchall()
+    keys = ("visitors", "identified", "returning", "returned_and_bought", "conflicting_ids")
+    return dict(zip(keys, (int(v) for v in row), strict=True))
 
 
 _READOUT_COLUMNS = (
@@ -162,6 +183,11 @@ def print_summary(duckdb_path: str | None = None, schema: str | None = None, fil
         for d in s["by_day"]:
             rate = d["converted"] / d["sessions"] if d["sessions"] else 0.0
             print(f"  {d['day']}  {d['sessions']:>8,}  {rate:>10.2%}  {d['revenue']:>11,.2f}", file=out)
+    if s["visitors"]:
+        v = s["visitors"]
+        print(f"  visitors {v['visitors']:,}  returning {v['returning']:,}  came back and bought "
+              f"{v['returned_and_bought']:,}  with a customer id {v['identified']:,}"
+              f" ({v['conflicting_ids']:,} with conflicting ids; docs/visitors.md)", file=out)
     print_readout(s["experiments"], file=out)
     return s
 

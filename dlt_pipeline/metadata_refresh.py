@@ -18,8 +18,8 @@ from typing import Any
 import dlt
 
 from dlt_pipeline.lock import RunLock
-from dlt_pipeline.metadata_api import TABLES, MetadataApiConfig, MetadataApiError, monetate_metadata
-from dlt_pipeline.metadata_api.config import MetadataConfigError, load_config
+from dlt_pipeline.metadata_api.config import MetadataApiConfig, MetadataConfigError, load_config
+from dlt_pipeline.metadata_api.errors import MetadataApiError
 from dlt_pipeline.scheduled_run import make_pipeline
 from dlt_pipeline.session_stream.ledger import completed_loads, dataset_client, table_exists
 from dlt_pipeline.settings import Settings
@@ -106,6 +106,8 @@ def refresh(settings: Settings, config: MetadataApiConfig, force: bool = False) 
             if not (force or due):
                 return RefreshOutcome(SKIPPED, last_ok=last)
             counts: dict[str, int] = {}
+            from dlt_pipeline.metadata_api.source import monetate_metadata  # REST client: only when refreshing
+
             try:
                 pipeline.run(monetate_metadata(config=config, counts=counts))
             except Exception as exc:  # noqa: BLE001 - every failure becomes one line and its own exit code
@@ -149,6 +151,8 @@ def demo_refresh(settings: Settings, catalogs: list[dict[str, list[dict[str, Any
 
 def _record(pipeline: dlt.Pipeline, outcome: RefreshOutcome) -> None:
     """One `metadata_refreshes` row for the attempt (a failure to write it is logged, not raised)."""
+    from dlt_pipeline.metadata_api.source import TABLES
+
     row: dict[str, Any] = {"refreshed_at": datetime.now(UTC), "status": outcome.status,
                            "message": outcome.message or None, "seconds": round(outcome.seconds, 3)}
     row |= {f"{t.removeprefix('metadata_')}_rows": outcome.counts.get(t) for t in TABLES}

@@ -21,7 +21,7 @@ import dlt
 from dlt_pipeline.lock import RunLock
 from dlt_pipeline.recovery import finish_pending, pending_load_id
 from dlt_pipeline.refusal import discard_package, refusal_reason
-from dlt_pipeline.session_stream import session_stream_resource
+from dlt_pipeline.session_stream.ledger import shared_client
 from dlt_pipeline.session_stream.plan import Plan, plan_files
 from dlt_pipeline.session_stream.run_stats import RunStats, StrictModeFailure
 from dlt_pipeline.session_stream.supersede import remove_superseded_rows
@@ -76,18 +76,26 @@ def loader_file_format(settings: Settings) -> str | None:
     return None
 
 
-def run_load(settings: Settings, transport: Transport, progress_factory: Any = None) -> RunStats:
-    """Load every new file once; return the run's statistics (raises on fatal configuration errors)."""
+def run_load(settings: Settings, transport: Transport, progress_factory: Any = None,
+             stats: RunStats | None = None) -> RunStats:
+    """Load every new file once; return the run's statistics (raises on fatal configuration errors).
+
+    `stats` (filled as the run goes) lets the caller record a run that raised (run_history.py).
+    """
     started = time.perf_counter()
-    stats = RunStats()
+    stats = stats if stats is not None else RunStats()
+    stats.source = transport.description
     pipeline = make_pipeline(settings)
     with RunLock(pipeline, settings):
         finish_pending(pipeline)
-        remove_superseded_rows(pipeline)  # a re-load whose cleanup a crash (or the package above) left to do
-        for stale in Path(pipeline.working_dir).glob("spool-*"):
-            shutil.rmtree(stale, ignore_errors=True)  # downloads left by a killed run
-        checkpoint("before_plan")
-        plan = plan_files(transport, pipeline, settings.load_options(), stats)
+        with shared_client(pipeline):  # one connection for the cleanup and every ledger query of the plan
+            remove_superseded_rows(pipeline)  # a re-load whose cleanup a crash (or the package above) left to do
+            for stale in Path(pipeline.working_dir).glob("spool-*"):
+                shutil.rmtree(stale, ignore_errors=True)  # downloads left by a killed run
+            checkpoint("before_plan")
+            listing = time.perf_counter()
+            plan = plan_files(transport, pipeline, settings.load_options(), stats)
+            stats.list_seconds += time.perf_counter() - listing
         if plan.files:
             _load_plan(pipeline, plan, transport, settings, stats, progress_factory)
     stats.seconds = time.perf_counter() - started
@@ -106,7 +114,7 @@ def _load_plan(pipeline: dlt.Pipeline, plan: Plan, transport: Transport, setting
     # a failure from here on leaves the package pending; the next run finishes it first
     arm_during_load(pipeline)
     try:
-        pipeline.load()
+        info = pipeline.load()
     except Exception as exc:
         reason = refusal_reason(exc)
         if reason is None or all(cand.problem for cand in plan.files):
@@ -117,6 +125,8 @@ def _load_plan(pipeline: dlt.Pipeline, plan: Plan, transport: Transport, setting
         vars(stats).update(vars(before))
         _isolate(pipeline, plan, reason, transport, settings, stats, progress_factory)
         return
+    if info.started_at and info.finished_at:  # dlt's own figure for the load step
+        stats.load_seconds += (info.finished_at - info.started_at).total_seconds()
     checkpoint("after_load")
     remove_superseded_rows(pipeline)
 
@@ -142,6 +152,8 @@ def _isolate(pipeline: dlt.Pipeline, plan: Plan, reason: str, transport: Transpo
 def _extract_and_normalize(pipeline: dlt.Pipeline, plan: Plan, transport: Transport, settings: Settings,
                            stats: RunStats, progress_factory: Any) -> None:
     """Write the run's one load package: every planned file's rows, rejects and ledger row."""
+    from dlt_pipeline.session_stream.source import session_stream_resource  # Arrow, parser: only with files to load
+
     progress = progress_factory(plan.files) if progress_factory else None
     resource = session_stream_resource(lambda: transport, settings.load_options(), stats, plan,
                                        progress.advance if progress else None, loader_file_format(settings),

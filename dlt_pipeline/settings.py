@@ -19,6 +19,7 @@ from typing import Any
 import dlt
 
 from dlt_pipeline.session_stream.config import SftpCredentials
+from dlt_pipeline.session_stream.coverage import VENDOR_RETENTION_DAYS
 from dlt_pipeline.session_stream.options import LoadOptions
 
 SECTION = "session_stream"
@@ -27,7 +28,6 @@ DESTINATIONS = ("duckdb", "postgres", "redshift")
 PII_MODES = ("keep", "hash", "drop")
 PII_AUTO = "auto"
 """`--pii-target-ids auto`: the ids the last metadata refresh marks personal (see metadata_refresh.py)."""
-VENDOR_RETENTION_DAYS = 820
 MAX_LOOKBACK_DAYS = 3650
 """Ten years: far past the vendor's retention, yet a date any calendar can subtract (a huge value overflowed)."""
 MAX_WORKERS = 64
@@ -73,6 +73,19 @@ class Settings:
     metadata_refresh_hours: float = 24.0
     refresh_metadata: bool = False
     metadata_only: bool = False
+    check: bool = False
+    """--check: compare the server's recent day folders with the ledger, load nothing (dlt_pipeline/completeness.py)."""
+    completeness_days: int = 7
+    retention_warn_days: int = 30
+    archive: str | None = None
+    """--archive DEST: keep every loaded file byte for byte in the vendor's layout (session_stream/archive.py)."""
+    lock_wait_seconds: float = 60.0
+    """How long to wait for a reader (a BI tool) to release the DuckDB file before stopping (duckdb_access.py)."""
+    publish: str | None = None
+    publish_formats: str = "hyper,parquet,csv"
+    publish_schema: str = field(default_factory=lambda: os.environ.get("DBT_SCHEMA") or "analytics")
+    json: bool = False
+    """--json: the run summary as one JSON object on stdout, everything else on stderr (run_history.py)."""
     # secrets: only from dlt's providers
     sftp_password: str | None = field(default=None, repr=False)
     private_key_passphrase: str | None = field(default=None, repr=False)
@@ -97,7 +110,7 @@ class Settings:
 
 
 SECRETS = ("sftp_password", "private_key_passphrase", "pii_salt")
-CLI_ONLY = ("demo", "reload", "refresh_metadata", "metadata_only")
+CLI_ONLY = ("demo", "reload", "refresh_metadata", "metadata_only", "check", "publish")
 """One-shot actions: only a command-line flag asks for them, so a stray SESSION_STREAM__DEMO=1 in a cron
 environment can never turn a scheduled load into a demo or a reload."""
 
@@ -229,6 +242,13 @@ def validate(settings: Settings, label: Callable[[str], str]) -> None:
     _check_dates(settings, label)
     if settings.reload and not settings.start_date:
         raise ValueError("--reload needs --start-date (and optionally --end-date): it reloads that range of days")
+    if settings.archive and settings.source:
+        from dlt_pipeline.session_stream.archive import ArchiveConfigError, account_prefix
+
+        try:
+            account_prefix(settings.source)
+        except ArchiveConfigError as exc:
+            raise ValueError(str(exc).replace("--archive", label("archive"), 1)) from None
 
 
 def _check_numbers(s: Settings, label: Callable[[str], str]) -> None:
@@ -249,6 +269,12 @@ def _check_numbers(s: Settings, label: Callable[[str], str]) -> None:
     need("timeout", math.isfinite(s.timeout) and s.timeout > 0, "a number of seconds above 0 (default 30)")
     need("retries", s.retries >= 0, "0 or more (default 5)")
     need("backoff", math.isfinite(s.backoff) and s.backoff >= 0, "a number of seconds, 0 or more (default 1)")
+    need("lock_wait_seconds", math.isfinite(s.lock_wait_seconds) and s.lock_wait_seconds >= 0,
+         "a number of seconds, 0 or more (default 60; 0 stops at once when a reader holds the DuckDB file)")
+    need("completeness_days", 0 <= s.completeness_days <= VENDOR_RETENTION_DAYS,
+         f"0 to {VENDOR_RETENTION_DAYS} days (default 7; 0 turns the hourly scan beyond the look-back off)")
+    need("retention_warn_days", 0 <= s.retention_warn_days < VENDOR_RETENTION_DAYS,
+         f"0 to {VENDOR_RETENTION_DAYS - 1} days (default 30; 0 turns the retention warning off)")
     need("metadata_refresh_hours", math.isfinite(s.metadata_refresh_hours) and s.metadata_refresh_hours >= 0,
          "a number of hours, 0 or more (default 24; 0 refreshes on every run)")
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from requests import Response
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from requests import Response
 
 
 class MetadataApiError(Exception):

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import errno
 import socket
-
-import paramiko
-from paramiko.ssh_exception import NoValidConnectionsError
+import sys
 
 
 class TransportError(Exception):
@@ -53,7 +51,8 @@ def _plain_words(exc: BaseException, text: str) -> str | None:
     """What a user should read for the faults a scheduled loader meets most; None for anything else."""
     if isinstance(exc, socket.gaierror):
         return "DNS failure: the host name could not be resolved"
-    if isinstance(exc, NoValidConnectionsError):
+    paramiko = sys.modules.get("paramiko")  # loaded only for SFTP sources; without it no paramiko error exists
+    if paramiko is not None and isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
         codes = {getattr(e, "errno", None) for e in exc.errors.values()}
         if codes == {errno.ECONNREFUSED}:
             return "connection refused: nothing accepts connections on that host and port"
@@ -68,7 +67,7 @@ def _plain_words(exc: BaseException, text: str) -> str | None:
         return "the server closed the connection"
     if isinstance(exc, PermissionError):
         return "permission denied"
-    if isinstance(exc, paramiko.SSHException) and "banner" in text.lower():
+    if paramiko is not None and isinstance(exc, paramiko.SSHException) and "banner" in text.lower():
         return "no SSH server answered on that port (it did not send an SSH greeting)"
     return None
 

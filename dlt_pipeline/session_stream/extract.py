@@ -18,8 +18,16 @@ from typing import Any
 import dlt
 import pyarrow as pa
 
+from dlt_pipeline.session_stream.archive import Archive, ArchiveError, Staged, open_archive, stage
 from dlt_pipeline.session_stream.columns import OpenColumns
-from dlt_pipeline.session_stream.ledger import LEDGER_TABLE, LOADED, QUARANTINED, REJECTS_TABLE, UNREADABLE
+from dlt_pipeline.session_stream.ledger import (
+    LEDGER_TABLE,
+    LOADED,
+    QUARANTINED,
+    REJECTS_TABLE,
+    UNREADABLE,
+    ledger_digests,
+)
 from dlt_pipeline.session_stream.options import LoadOptions
 from dlt_pipeline.session_stream.plan import Candidate, Plan
 from dlt_pipeline.session_stream.reshape import FileContext
@@ -39,21 +47,27 @@ LEDGER_HINTS = dlt.mark.make_hints(table_name=LEDGER_TABLE, write_disposition="m
                                    columns={"reason": {"data_type": "text", "nullable": True},
                                             "window_start": {"data_type": "timestamp", "nullable": True},
                                             "modified_at": {"data_type": "timestamp", "nullable": True},
+                                            "sha256": {"data_type": "text", "nullable": True},
                                             CLEANUP_COLUMN: {"data_type": "bool", "nullable": True}})
 REJECT_HINTS = dlt.mark.make_hints(table_name=REJECTS_TABLE, write_disposition="append",
                                    columns={"line_number": {"data_type": "bigint", "nullable": True},
                                             "raw_text": {"data_type": "text", "nullable": True}})
 
 
-def _downloads(files: list[Candidate], transport: Transport, spool: Path,
-               depth: int) -> Iterator[tuple[Candidate, Path | None, BaseException | None]]:
+Downloaded = tuple[Path, Staged]
+"""A downloaded file: its local path, its checksum and (with --archive) its bytes staged in the archive."""
+
+
+def _downloads(files: list[Candidate], transport: Transport, spool: Path, depth: int,
+               archive: Archive | None = None) -> Iterator[tuple[Candidate, Downloaded | None, BaseException | None]]:
     """Download files in name order on a background thread, up to `depth` files ahead of the parser.
 
     Network time then overlaps parsing and dlt's writing instead of adding to it (on a real link with
-    tens of milliseconds of latency this is most of a run). Yields (file, local path or None, error).
-    The thread stops after a fatal transport error; the consumer decides what each error means.
+    tens of milliseconds of latency this is most of a run). The same thread hashes each file and stages
+    it in the archive. Yields (file, (local path, staged) or None, error). The thread stops after a fatal
+    transport error; the consumer decides what each error means.
     """
-    items: queue.Queue[tuple[Candidate, Path | None, BaseException | None] | None] = queue.Queue(maxsize=depth)
+    items: queue.Queue[tuple[Candidate, Downloaded | None, BaseException | None] | None] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
     def work() -> None:
@@ -69,8 +83,14 @@ def _downloads(files: list[Candidate], transport: Transport, spool: Path,
                 except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises or stops
                     items.put((cand, None, exc))
                     return
+                try:
+                    staged = stage(archive, cand.path, local)
+                except ArchiveError as exc:
+                    transport.release(local)
+                    items.put((cand, None, exc))
+                    continue
                 checkpoint("after_download")
-                items.put((cand, local, None))
+                items.put((cand, (local, staged), None))
         finally:
             items.put(None)
 
@@ -87,7 +107,9 @@ def _downloads(files: list[Candidate], transport: Transport, spool: Path,
             except queue.Empty:
                 continue
             if leftover is not None and leftover[1] is not None:
-                transport.release(leftover[1])
+                transport.release(leftover[1][0])
+                if archive is not None:
+                    archive.discard(leftover[1][1].tmp)
         thread.join()
 
 
@@ -106,12 +128,18 @@ def file_items(plan: Plan, transport: Transport, options: LoadOptions, stats: Ru
     pii = options.pii_policy()
     buffer = _Buffer(OpenColumns.from_schema(_known_schema(pipeline)), dlt.current.load_package_state()["load_id"],
                      plan.known)
+    archive = open_archive(options.archive, transport.description) if options.archive else None
+    digests = ledger_digests(pipeline, plan.known) if plan.known else {}
     pool = ParsePool(max(0, options.workers), spool)
 
     def finished(keep: int) -> Iterator[Any]:
         """Hand on the parsed files beyond `keep` still in flight, oldest first, and free their downloads."""
-        for (done, done_local), outcome in pool.drain(keep=keep):
-            yield from _file_rows(done, outcome, options, stats, buffer)
+        for (done, done_local, staged), outcome in pool.drain(keep=keep):
+            if digests.get(done.path, staged.sha256) != staged.sha256:
+                log.warning("%s: these bytes differ from the copy loaded before (sha256 %s…, now %s…); the new rows "
+                            "replace the old ones", done.path, digests[done.path][:12], staged.sha256[:12])
+            if _archived(archive, done, staged, outcome, stats, buffer):
+                yield from _file_rows(done, outcome, options, stats, buffer, staged.sha256)
             transport.release(done_local)
             if progress is not None:
                 progress(done)
@@ -121,7 +149,10 @@ def file_items(plan: Plan, transport: Transport, options: LoadOptions, stats: Ru
             if cand.problem is not None:
                 _quarantine_file(cand, cand.problem, options, stats, buffer)
         readable = [cand for cand in plan.files if cand.problem is None]
-        for cand, local, error in _downloads(readable, transport, spool, pool.capacity + 1):
+        for cand, got, error in _downloads(readable, transport, spool, pool.capacity + 1, archive):
+            if isinstance(error, ArchiveError):
+                _archive_failed(cand, error, stats, buffer)
+                continue
             if isinstance(error, FileUnreadable):
                 log.warning("%s", error)
                 stats.unreadable.append((cand.path, str(error)))
@@ -140,16 +171,57 @@ def file_items(plan: Plan, transport: Transport, options: LoadOptions, stats: Ru
                 break  # load the files already read; the rest waits for the next run
             if error is not None:
                 raise error
-            assert local is not None
-            stats.bytes_read += local.stat().st_size
+            assert got is not None
+            local, staged = got
+            stats.bytes_read += staged.size
             job = ParseJob(str(local), FileContext(cand.path, cand.name, cand.window_start), pii,
                            options.batch_size, options.max_line_bytes)
-            pool.submit((cand, local), job)
+            pool.submit((cand, local, staged), job)
             yield from finished(keep=pool.capacity)
         yield from finished(keep=0)
         yield from buffer.flush()
     finally:
         pool.close()
+        if archive is not None:
+            archive.close()
+
+
+def _archived(archive: Archive | None, cand: Candidate, staged: Staged, outcome: FileOutcome, stats: RunStats,
+              buffer: _Buffer) -> bool:
+    """Move a parsed file into the archive before any of its rows go on; False when that failed.
+
+    A quarantined file is not archived (its staged copy is dropped): a truncated upload must not take the
+    name its complete re-delivery needs. A failed write drops the file's parsed rows.
+    """
+    if archive is None:
+        return True
+    if outcome.problem is not None:
+        archive.discard(staged.tmp)
+        return True
+    try:
+        archive.commit(staged)
+    except ArchiveError as exc:
+        discard = getattr(outcome.batches, "discard", None)
+        if discard is not None:
+            discard()
+        _archive_failed(cand, exc, stats, buffer, staged.sha256)
+        return False
+    stats.files_archived += 1
+    return True
+
+
+def _archive_failed(cand: Candidate, exc: ArchiveError, stats: RunStats, buffer: _Buffer,
+                    sha256: str | None = None) -> None:
+    """A file the archive did not take loads nothing; a new file is recorded as unreadable (retried every run).
+
+    A file the ledger has already (a --reload, a retry) keeps its ledger row and its earlier rows: recording
+    it as unreadable would have the cleanup after this load delete them.
+    """
+    reason = f"not loaded: {exc.reason}"
+    log.warning("%s: %s", cand.path, reason)
+    stats.unreadable.append((cand.path, reason))
+    if cand.path not in buffer.known:
+        buffer.record(cand, UNREADABLE, reason, sha256=sha256)
 
 
 class _Buffer:
@@ -169,14 +241,19 @@ class _Buffer:
         self.ledger: list[dict[str, Any]] = []
         self.sessions = 0
 
-    def record(self, cand: Candidate, status: str, reason: str | None, sessions: int = 0, rejected: int = 0) -> None:
-        """The file's ledger row; `cleanup_pending` when the ledger knew it, so earlier rows may exist."""
+    def record(self, cand: Candidate, status: str, reason: str | None, sessions: int = 0, rejected: int = 0,
+               sha256: str | None = None) -> None:
+        """The file's ledger row; `cleanup_pending` when the ledger knew it, so earlier rows may exist.
+
+        `sha256` is the checksum of the downloaded gzip bytes (None when nothing was downloaded).
+        """
         self.ledger.append({
             "file_path": cand.path, "file_name": cand.name, "day": cand.day, "window_start": cand.window_start,
             "size_bytes": cand.size,
             "modified_at": None if cand.mtime is None else datetime.fromtimestamp(cand.mtime, UTC),
             "sessions_loaded": sessions, "rejected_lines": rejected, "status": status, "reason": reason,
             "load_id": self.load_id, "loaded_at": datetime.now(UTC), CLEANUP_COLUMN: cand.path in self.known,
+            "sha256": sha256,
         })
 
     def reject(self, cand: Candidate, line_number: int | None, reason: str, raw_text: str | None) -> None:
@@ -201,10 +278,11 @@ class _Buffer:
 
 
 def _file_rows(cand: Candidate, outcome: FileOutcome, options: LoadOptions, stats: RunStats,
-               buffer: _Buffer) -> Iterator[Any]:
+               buffer: _Buffer, sha256: str | None = None) -> Iterator[Any]:
     """Feed one parsed file (data tables, rejects, then its ledger row) to the buffer; all in one package."""
+    stats.parse_seconds += outcome.seconds
     if outcome.problem is not None:
-        _quarantine_file(cand, outcome.problem, options, stats, buffer)
+        _quarantine_file(cand, outcome.problem, options, stats, buffer, sha256)
         return
     sessions = rejected = 0
     for batch in outcome.batches:
@@ -230,13 +308,14 @@ def _file_rows(cand: Candidate, outcome: FileOutcome, options: LoadOptions, stat
     if cand.window_start is None:
         notes.append(NAME_NOTE)
         stats.odd_names.append(cand.path)
-    buffer.record(cand, LOADED, "; ".join(notes) or None, sessions, rejected)
+    buffer.record(cand, LOADED, "; ".join(notes) or None, sessions, rejected, sha256)
 
 
-def _quarantine_file(cand: Candidate, reason: str, options: LoadOptions, stats: RunStats, buffer: _Buffer) -> None:
+def _quarantine_file(cand: Candidate, reason: str, options: LoadOptions, stats: RunStats, buffer: _Buffer,
+                     sha256: str | None = None) -> None:
     """The whole file goes to quarantine: a reject row without a line number and its ledger row."""
     if options.strict:
         raise StrictModeFailure(f"{cand.path}: {reason}")
     stats.files_quarantined.append((cand.path, reason))
     buffer.reject(cand, None, reason, None)
-    buffer.record(cand, QUARANTINED, reason)
+    buffer.record(cand, QUARANTINED, reason, sha256=sha256)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 import dlt
-
-from dlt_pipeline.session_stream.reshape import SESSIONS
 
 LEDGER_TABLE = "session_stream_files"
 REJECTS_TABLE = "session_stream_rejects"
@@ -71,16 +70,52 @@ def last_loaded_day(pipeline: dlt.Pipeline) -> date | None:
 
 def read_ledger(pipeline: dlt.Pipeline, since: date) -> Ledger:
     """Ledger rows of completed loads for day folders from `since` on, plus every file not loaded."""
+    return _read_entries(pipeline, f"(day >= '{since.isoformat()}' or status <> '{LOADED}')")
+
+
+def ledger_between(pipeline: dlt.Pipeline | None, first: date, last: date) -> Ledger:
+    """Ledger rows of completed loads for the day folders first..last, whatever their status.
+
+    For `--check` and the retention guard, which compare a few day folders with the server; an empty
+    ledger before the first load.
+    """
+    return _read_entries(pipeline, f"day between '{first.isoformat()}' and '{last.isoformat()}'")
+
+
+def _read_entries(pipeline: dlt.Pipeline | None, where: str) -> Ledger:
+    """Ledger rows of completed loads matching `where` (dates only, never user text); empty before the first load."""
     ledger = Ledger()
     with dataset_client(pipeline) as client:
         if client is None or not table_exists(client, LEDGER_TABLE):
             return ledger
         files = client.make_qualified_table_name(LEDGER_TABLE)
         query = (f"select file_path, status, size_bytes, modified_at, load_id from {files} "
-                 f"where (day >= '{since.isoformat()}' or status <> '{LOADED}') and {completed_loads(client)}")
+                 f"where {where} and {completed_loads(client)}")
         for path, status, size, modified, load_id in client.execute_sql(query) or []:
             ledger.entries[path] = LedgerEntry(status, size, _epoch(modified), load_id)
     return ledger
+
+
+def ledger_digests(pipeline: dlt.Pipeline, paths: set[str]) -> dict[str, str]:
+    """The sha256 the ledger recorded for these files (completed loads), so a re-download can be compared.
+
+    Empty for a ledger written before the column existed (the query then fails; nothing to compare).
+    """
+    out: dict[str, str] = {}
+    wanted = sorted(paths)
+    with dataset_client(pipeline) as client:
+        if client is None or not wanted or not table_exists(client, LEDGER_TABLE):
+            return out
+        files = client.make_qualified_table_name(LEDGER_TABLE)
+        for start in range(0, len(wanted), 500):
+            listed = ", ".join("'" + p.replace("'", "''") + "'" for p in wanted[start:start + 500])
+            try:
+                rows = client.execute_sql(f"select file_path, sha256 from {files} where file_path in ({listed}) "
+                                          f"and sha256 is not null and {completed_loads(client)}") or []
+            except Exception:  # noqa: BLE001 - no sha256 column yet
+                return out
+            out.update({path: digest for path, digest in rows})
+    return out
 
 
 def _epoch(value: Any) -> float | None:
@@ -91,9 +126,33 @@ def _epoch(value: Any) -> float | None:
     return datetime.fromisoformat(str(value)).replace(tzinfo=UTC).timestamp()
 
 
+_SHARED: ContextVar[tuple[Any, Any] | None] = ContextVar("session_stream_shared_client", default=None)
+
+
+@contextmanager
+def shared_client(pipeline: dlt.Pipeline) -> Iterator[None]:
+    """Inside this block every `dataset_client(pipeline)` is one and the same connection.
+
+    Each `pipeline.sql_client()` resolves dlt's destination configuration and opens the database anew,
+    ~40-60 ms; planning a run asks the ledger five or six times (cleanup, retention guard, last loaded day,
+    ledger rows, ...), which was most of a run with nothing new (docs/benchmark.md). Only for phases that
+    read and write through SQL: dlt's own extract and load run outside it.
+    """
+    with dataset_client(pipeline) as client:
+        token = _SHARED.set((pipeline, client))
+        try:
+            yield
+        finally:
+            _SHARED.reset(token)
+
+
 @contextmanager
 def dataset_client(pipeline: dlt.Pipeline) -> Iterator[Any]:
     """A SQL client on the destination dataset, or None before the first load created it."""
+    shared = _SHARED.get()
+    if shared is not None and shared[0] is pipeline:
+        yield shared[1]
+        return
     try:
         client_cm = pipeline.sql_client()
     except Exception:  # noqa: BLE001 - no destination state yet
@@ -109,6 +168,8 @@ def _as_date(value: Any) -> date:
 
 def raw_counts(pipeline: dlt.Pipeline) -> dict[str, int]:
     """Rows of completed loads per raw table, for the run summary."""
+    from dlt_pipeline.session_stream.reshape import SESSIONS  # Arrow: only when counting, not on every run
+
     out: dict[str, int] = {}
     with pipeline.sql_client() as client:
         loads = client.make_qualified_table_name("_dlt_loads")

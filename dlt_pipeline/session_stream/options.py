@@ -25,6 +25,10 @@ class LoadOptions:
     pii_mode: str = "keep"
     pii_target_ids: list[str] | None = None
     pii_salt: str | None = field(default=None, repr=False)
+    completeness_days: int = 7  # day folders beyond the look-back listed hourly for late files (0: off)
+    retention_warn_days: int = 30  # warn when unloaded files expire from the server within this many days
+    archive: str | None = None
+    """Folder or fsspec URL that keeps every loaded file in the vendor's layout (archive.py); None: no archive."""
 
     def pii_policy(self) -> PiiPolicy:
         """The personal-data policy for `custom_targets` (raises ValueError for hash without a salt)."""

@@ -15,6 +15,14 @@ from datetime import UTC, date, datetime, timedelta
 
 import dlt
 
+from dlt_pipeline.session_stream.coverage import (
+    CompletenessScan,
+    RetentionRisk,
+    expires_on,
+    is_due,
+    last_day_at_risk,
+    scan_days,
+)
 from dlt_pipeline.session_stream.ledger import (
     LOADED,
     QUARANTINED,
@@ -22,6 +30,7 @@ from dlt_pipeline.session_stream.ledger import (
     Ledger,
     LedgerEntry,
     last_loaded_day,
+    ledger_between,
     read_ledger,
 )
 from dlt_pipeline.session_stream.options import LoadOptions
@@ -69,6 +78,18 @@ def _months(start: date, end: date) -> list[tuple[int, int]]:
     return out
 
 
+def _day_folders(transport: Transport, year: int, month: int) -> list[date]:
+    """The day folders of one month folder that are real dates, in order (one listing)."""
+    month_rel = f"{year:04d}/{month:02d}"
+    days = []
+    for day_num in _numeric_dirs(transport.list_dir(month_rel), 2, month_rel):
+        try:
+            days.append(date(year, month, day_num))
+        except ValueError:
+            continue
+    return days
+
+
 def _numeric_dirs(entries: list[RemoteEntry] | None, width: int, where: str = "") -> list[int]:
     """The YYYY / MM / DD folders of a listing, each once, in order (entries may repeat on some servers).
 
@@ -109,34 +130,41 @@ def list_candidates(transport: Transport, start: date, end: date) -> tuple[list[
     files: list[Candidate] = []
     odd: list[str] = []
     for year, month in _months(start, end):
-        month_rel = f"{year:04d}/{month:02d}"
-        for day_num in _numeric_dirs(transport.list_dir(month_rel), 2, month_rel):
-            try:
-                day = date(year, month, day_num)
-            except ValueError:
-                continue
+        for day in _day_folders(transport, year, month):
             if not start <= day <= end:
                 continue
-            rel = f"{month_rel}/{day_num:02d}"
-            entries = transport.list_dir(rel)
-            if entries is None:
-                raise TransportError(f"day folder {rel} disappeared while listing; run again")
-            seen: set[str] = set()
-            for entry in entries:
-                if entry.name in seen:
-                    continue
-                seen.add(entry.name)
-                if entry.is_dir:
-                    continue
-                if not entry.name.endswith(".json.gz"):
-                    continue
-                if ("/" in entry.name or "\\" in entry.name or entry.name.startswith(".")
-                        or any(ord(ch) < 32 or ord(ch) == 127 for ch in entry.name)):
-                    odd.append(f"{rel}/{entry.name!r}")
-                    continue
-                files.append(Candidate(f"{rel}/{entry.name}", entry.name, day, window_start(entry.name),
-                                       entry.size, entry.mtime, entry.problem))
+            day_files, day_odd = day_candidates(transport, day)
+            files += day_files
+            odd += day_odd
     files.sort(key=lambda c: (c.name, c.path))
+    return files, odd
+
+
+def day_candidates(transport: Transport, day: date, missing_ok: bool = False) -> tuple[list[Candidate], list[str]]:
+    """The `.json.gz` files of one day folder that was listed (one listing), plus unexpected names.
+
+    A folder gone since its month was listed fails the run (a day must never look empty), except with
+    `missing_ok`: the retention guard lists the oldest days, which the vendor deletes at any moment.
+    """
+    rel = f"{day:%Y/%m/%d}"
+    entries = transport.list_dir(rel)
+    if entries is None and missing_ok:
+        return [], []
+    if entries is None:
+        raise TransportError(f"day folder {rel} disappeared while listing; run again")
+    files: list[Candidate] = []
+    odd: list[str] = []
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.name in seen or entry.is_dir or not entry.name.endswith(".json.gz"):
+            continue
+        seen.add(entry.name)
+        if ("/" in entry.name or "\\" in entry.name or entry.name.startswith(".")
+                or any(ord(ch) < 32 or ord(ch) == 127 for ch in entry.name)):
+            odd.append(f"{rel}/{entry.name!r}")
+            continue
+        files.append(Candidate(f"{rel}/{entry.name}", entry.name, day, window_start(entry.name),
+                               entry.size, entry.mtime, entry.problem))
     return files, odd
 
 
@@ -164,7 +192,9 @@ def plan_files(transport: Transport, pipeline: dlt.Pipeline, options: LoadOption
         raise TransportError(f"source folder {transport.description} does not exist; point --source at the "
                              "account's raw_data/session_stream folder")
     end = min(options.end_date or today_utc(), today_utc())
+    stats.retention_risk = retention_guard(transport, pipeline, root, options.retention_warn_days)
     start = options.start_date or look_back_start(last_loaded_day(pipeline), options.lookback_days)
+    scan = None if options.start_date or start is None else _due_scan(pipeline, start, options.completeness_days)
     if start is None:
         start = earliest_day(transport, root)
         if start is None:
@@ -173,11 +203,13 @@ def plan_files(transport: Transport, pipeline: dlt.Pipeline, options: LoadOption
     if start > end:
         return Plan()
     stats.days = (start, end)
-    ledger = read_ledger(pipeline, since=start)
+    ledger = read_ledger(pipeline, since=min(start, scan[0]) if scan else start)
     files, odd = list_candidates(transport, start, end)
     for name in odd:
         log.warning("ignoring unexpected entry %s (not a Session Stream file name)", name)
     files += _retries_outside(transport, ledger, options, start, end)
+    if scan:
+        files += _completeness_scan(transport, pipeline, ledger, options, scan, {c.path for c in files}, stats)
     stats.listed = len(files)
     now = time.time()
     todo = []
@@ -245,3 +277,109 @@ def _day_of(path: str) -> date | None:
         return date(int(y), int(m), int(d))
     except ValueError:
         return None
+
+
+# -- the completeness scan beyond the look-back, and the retention guard --------------------------------
+# Both remember when they last ran in dlt's local pipeline state (state.json in the pipeline's working
+# folder, never sent to the warehouse): it is per pipeline like the ledger, needs no table of its own, and
+# losing it costs one extra scan, nothing else. Inside a source run dlt saves it with the extract, so an
+# extract that fails does not count as a scan.
+
+SCAN_KEY = "session_stream_completeness_scan_at"
+RETENTION_KEY = "session_stream_retention_check"
+
+
+def _remembered(pipeline: dlt.Pipeline | None, key: str) -> object:
+    if pipeline is None:
+        return None
+    try:
+        return pipeline.get_local_state_val(key)
+    except (KeyError, TypeError):
+        return None
+
+
+def _remember(pipeline: dlt.Pipeline | None, key: str, value: object) -> None:
+    if pipeline is not None:
+        pipeline.set_local_state_val(key, value)
+
+
+def _due_scan(pipeline: dlt.Pipeline | None, look_back_first: date, completeness_days: int) -> tuple[date, date] | None:
+    """The day folders before the look-back to scan now, or None (off, nothing beyond the look-back, ran < 1 h ago)."""
+    span = scan_days(today_utc(), look_back_first, completeness_days)
+    last = _remembered(pipeline, SCAN_KEY)
+    when = datetime.fromisoformat(last) if isinstance(last, str) else None
+    return span if span and is_due(when, datetime.now(UTC)) else None
+
+
+def _completeness_scan(transport: Transport, pipeline: dlt.Pipeline | None, ledger: Ledger, options: LoadOptions,
+                       span: tuple[date, date], already: set[str], stats: RunStats) -> list[Candidate]:
+    """Files in the scanned day folders that the ledger lacks: late deliveries the look-back no longer reaches.
+
+    Listing only (one listing per day folder that exists); the files found join this run's plan. The scan
+    time is remembered unless a file found was too young to load: then the next run scans again.
+    """
+    found = [c for c in list_candidates(transport, *span)[0]
+             if c.path not in already and _worth_loading(c, ledger.entries.get(c.path), options)]
+    stats.completeness_scan = CompletenessScan(span[0], span[1], [c.path for c in found])
+    if found:
+        log.warning("completeness scan: %d late file(s) in day folders %s .. %s, beyond the look-back; loading "
+                    "them now", len(found), *span)
+    if not any(_too_young(c, options.min_file_age_seconds, time.time()) for c in found):
+        _remember(pipeline, SCAN_KEY, datetime.now(UTC).isoformat())
+    return found
+
+
+def retention_guard(transport: Transport, pipeline: dlt.Pipeline | None, root: list[RemoteEntry],
+                    warn_days: int) -> RetentionRisk | None:
+    """The retention check of a load run: once per UTC day, and on every run while files are at risk.
+
+    Which day folders are at risk changes only when the date changes, so checking on the first run of a
+    day finds every new risk; while a risk lasts, every run checks (and warns) again, so the warning stops
+    on the run after the backfill. The cost is a listing of the oldest day folders (about `warn_days` of
+    them once history reaches back 820 days), once a day.
+    """
+    if warn_days <= 0:
+        return None
+    today = today_utc()
+    last = _remembered(pipeline, RETENTION_KEY)
+    if isinstance(last, dict) and last.get("day") == today.isoformat() and not last.get("risk"):
+        return None
+    risk = retention_risk(transport, pipeline, root, warn_days, today)
+    _remember(pipeline, RETENTION_KEY, {"day": today.isoformat(), "risk": risk is not None})
+    if risk is not None:
+        log.warning("RETENTION: %s", risk.message())
+    return risk
+
+
+def retention_risk(transport: Transport, pipeline: dlt.Pipeline | None, root: list[RemoteEntry],
+                   warn_days: int, today: date) -> RetentionRisk | None:
+    """Files on the server, not loaded, in the day folders that expire within `warn_days` (oldest first)."""
+    last = last_day_at_risk(today, warn_days)
+    if last is None:
+        return None
+    at_risk = oldest_days(transport, root, last)
+    if not at_risk:
+        return None
+    ledger = ledger_between(pipeline, at_risk[0], at_risk[-1])
+    unloaded: list[Candidate] = []
+    for day in at_risk:
+        unloaded += [c for c in day_candidates(transport, day, missing_ok=True)[0]
+                     if (e := ledger.entries.get(c.path)) is None or e.status != LOADED]
+    if not unloaded:
+        return None
+    first, newest = min(c.day for c in unloaded), max(c.day for c in unloaded)
+    expires = expires_on(first)
+    return RetentionRisk(len(unloaded), first, newest, expires, (expires - today).days)
+
+
+def oldest_days(transport: Transport, root: list[RemoteEntry], last: date) -> list[date]:
+    """Day folders on the server up to `last`, oldest first: one listing per year and month folder in range."""
+    found: list[date] = []
+    for year in _numeric_dirs(root, 4):
+        if year > last.year:
+            break
+        for month in _numeric_dirs(transport.list_dir(f"{year:04d}"), 2, f"{year:04d}"):
+            if (year, month) > (last.year, last.month):
+                break
+            found += [day for day in _day_folders(transport, year, month) if day <= last]
+    return found

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
+
+from dlt_pipeline.session_stream.coverage import CompletenessScan, RetentionRisk
 
 
 class StrictModeFailure(Exception):
@@ -29,3 +32,15 @@ class RunStats:
     fatal: str | None = None
     days: tuple[date, date] | None = None
     seconds: float = 0.0
+    completeness_scan: CompletenessScan | None = None  # set when this run listed beyond the look-back
+    retention_risk: RetentionRisk | None = None  # unloaded files close to the vendor's deletion
+    files_archived: int = 0
+    # run history (session_stream/run_row.py, run_history.py): who this run is and its seconds per phase
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    source: str | None = None  # the transport's description (never a password)
+    list_seconds: float = 0.0  # listing the day folders and reading the ledger (wall time)
+    download_seconds: float = 0.0  # fetching files, summed (overlaps parsing)
+    parse_seconds: float = 0.0  # parsing files, summed over the worker processes
+    load_seconds: float = 0.0  # dlt's load step (LoadInfo started_at..finished_at), summed over packages
+    history_load_id: str | None = None  # the load package that carries this run's session_stream_runs row

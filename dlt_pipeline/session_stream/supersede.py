@@ -23,7 +23,6 @@ from dlt_pipeline.session_stream.ledger import (
     dataset_client,
     table_exists,
 )
-from dlt_pipeline.session_stream.reshape import SESSIONS
 
 log = logging.getLogger("session_stream")
 CLEANUP_COLUMN = "cleanup_pending"
@@ -58,6 +57,8 @@ def remove_superseded_rows(pipeline: dlt.Pipeline) -> int:
 
 def _delete_older_copies(client: Any, pipeline: dlt.Pipeline, load_id: str, paths: list[str]) -> None:
     """Rows of `paths` from loads other than `load_id`, in every raw table: children, sessions, rejects."""
+    from dlt_pipeline.session_stream.reshape import SESSIONS  # Arrow: only after a reload, not on every run
+
     in_paths = ", ".join(map(_quote, paths))
     keep = _quote(load_id)
     tables = set(pipeline.default_schema.data_table_names())

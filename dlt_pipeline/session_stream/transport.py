@@ -1,7 +1,7 @@
 """Where Session Stream files come from: the vendor's SFTP server, or a local folder with the same layout.
 
 Both transports list day folders and hand back a local path to read, so everything after the download
-(checks, parsing, loading, the ledger) is one code path. SFTP uses paramiko directly: dlt's own SFTP
+(checks, parsing, loading, the ledger) is one code path. SFTP uses paramiko directly (sftp_transport.py): dlt's own SFTP
 filesystem accepts any host key and reads without prefetch (~25x slower over a real link).
 
 Servers differ. SFTP v3 lets a server leave size, modification time and type out of a directory
@@ -13,39 +13,23 @@ only to a regular file inside the account's folder (anything else reaches the pl
 
 from __future__ import annotations
 
-import errno
-import functools
-import hashlib
 import logging
 import os
-import shutil
-import socket
 import stat
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import unquote, urlparse
 
-import paramiko
-
 from dlt_pipeline.session_stream.config import SftpCredentials
-from dlt_pipeline.session_stream.errors import (
+from dlt_pipeline.session_stream.errors import (  # noqa: F401 - re-exported: callers import them from here
     FileChanged,
     FileUnreadable,
     HostKeyError,
     TransportError,
     describe,
     refused_by_server,
-)
-from dlt_pipeline.session_stream.ssh_keys import (
-    KnownHosts,
-    RefuseUnknownHost,
-    VettedTransport,
-    fingerprint,
-    host_key_name,
-    load_private_key,
 )
 
 log = logging.getLogger("session_stream")
@@ -203,288 +187,34 @@ def parse_sftp_url(url: str) -> tuple[str, int, str, str]:
     return unquote(parsed.username), parsed.port or 22, parsed.hostname, unquote(parsed.path) or "/"
 
 
-_FATAL = (paramiko.AuthenticationException, paramiko.BadHostKeyException)
-
-
-class SftpTransport:
-    """paramiko SFTP with verified host keys, one reused connection, prefetching reads and retries.
-
-    The first connection is retried like every later one (a server restarting during a cron run is the
-    same fault either way); a refused login or host key is not, because it cannot heal by itself.
-    """
-
-    def __init__(self, credentials: SftpCredentials) -> None:
-        self.s = credentials
-        self.user, self.port, self.host, self.root = parse_sftp_url(credentials.url)
-        self.description = f"sftp://{self.user}@{self.host}:{self.port}{self.root}"
-        self._client: paramiko.SSHClient | None = None
-        self._sftp: paramiko.SFTPClient | None = None
-        self._known: KnownHosts | None = None
-        self._pkey: paramiko.PKey | None = None
-        self._real_root: str | None = None
-        self._retry(f"connection to {self.host}:{self.port}", lambda sftp: None,
-                    "check the host and port in --source, the network, and that the server is up; nothing was loaded")
-
-    # -- connection -------------------------------------------------------------------------------
-    def _known_hosts(self) -> KnownHosts:
-        """known_hosts, parsed once per run; with --trust-host-key it only contributes @revoked lines."""
-        if self._known is None:
-            s = self.s
-            path = s.known_hosts or os.path.expanduser("~/.ssh/known_hosts")
-            if s.trust_host_key:
-                self._known = KnownHosts(path)
-                try:
-                    if os.path.exists(path):
-                        self._known = KnownHosts.load(path)
-                except HostKeyError as exc:  # the pin decides; the file could only have added revocations
-                    log.warning("%s; only the pinned fingerprint is checked", exc)
-            elif os.path.exists(path):
-                self._known = KnownHosts.load(path)
-            else:
-                raise HostKeyError(
-                    f"known_hosts file {path} does not exist, so the server's identity cannot be checked. "
-                    "Pass --known-hosts PATH, or --trust-host-key SHA256:... with the fingerprint from the vendor.")
-        return self._known
-
-    def _credentials(self) -> paramiko.PKey | None:
-        s = self.s
-        if self._pkey is None and s.private_key:
-            self._pkey = load_private_key(s.private_key, s.private_key_passphrase)
-        if self._pkey is None and not s.password:
-            raise TransportError("no SFTP credentials: pass --private-key PATH, or set SESSION_STREAM__SFTP_PASSWORD "
-                                 "(or sftp_password in .dlt/secrets.toml)")
-        return self._pkey
-
-    def _connect(self) -> None:
-        s = self.s
-        known = self._known_hosts()
-        pkey = self._credentials()
-        name = host_key_name(self.host, self.port)
-        client = paramiko.SSHClient()
-        client.set_log_channel(SSH_LOG)
-        logging.getLogger(SSH_LOG).setLevel(logging.NOTSET if os.environ.get("SESSION_STREAM_DEBUG")
-                                            else logging.CRITICAL)
-        if not s.trust_host_key:
-            table = client.get_host_keys()
-            for key in known.keys_for(name):
-                found = table.lookup(name)
-                if found is None or key.get_name() not in found:  # the first line for a key type wins
-                    table.add(name, key.get_name(), key)
-        client.set_missing_host_key_policy(RefuseUnknownHost(s.trust_host_key, known.path, known.ca_lines_for(name)))
-        try:
-            client.connect(
-                self.host, port=self.port, username=self.user, pkey=pkey, password=s.password if pkey is None else None,
-                timeout=s.timeout, banner_timeout=s.timeout, auth_timeout=s.timeout, channel_timeout=s.timeout,
-                allow_agent=False, look_for_keys=False,  # paramiko 5 has no gss_* arguments
-                transport_factory=functools.partial(VettedTransport, known=known, host_name=name),
-            )
-            transport = client.get_transport()
-            if transport is not None and isinstance(transport.sock, socket.socket):
-                # small SFTP requests otherwise wait on Nagle + delayed ACKs: ~18 ms per file even on loopback
-                transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sftp = client.open_sftp()
-            sftp.get_channel().settimeout(s.timeout)
-        except paramiko.BadHostKeyException as exc:
-            client.close()
-            raise HostKeyError(
-                f"HOST KEY CHANGED for {exc.hostname}: the server presented {fingerprint(exc.key)} but known_hosts "
-                f"has {fingerprint(exc.expected_key)}. This can be an attack; refusing to connect. If the vendor "
-                f"confirms the new key, replace the entry in {known.path}.") from None
-        except paramiko.AuthenticationException:
-            client.close()
-            how = ("the key given as text" if str(s.private_key).lstrip().startswith("-----BEGIN")
-                   else f"key {s.private_key}") if pkey else "password"
-            raise TransportError(f"SFTP login as {self.user}@{self.host} with {how} was refused; check the user name "
-                                 "and credentials in the Monetate SFTP user settings") from None
-        except BaseException:
-            client.close()  # never leave a half-open transport thread behind
-            raise
-        self._client, self._sftp, self._real_root = client, sftp, None
-
-    def _drop(self) -> None:
-        for thing in (self._sftp, self._client):
-            try:
-                if thing is not None:
-                    thing.close()
-            except Exception:  # noqa: BLE001 - closing a broken connection may fail any way it likes
-                pass
-        self._client = self._sftp = None
-        self._real_root = None
-
-    def _retry(self, what: str, op: Callable[[paramiko.SFTPClient], T], then: str) -> T:
-        """Run `op`, (re)connecting with exponential backoff on network and server faults that can heal.
-
-        A refused login or host key, a permission problem or a missing file fails the same way every time,
-        so it is raised at once. `then` ends the final message: what the failure means for this run.
-        """
-        last: BaseException | None = None
-        for attempt in range(self.s.retries + 1):
-            try:
-                if self._sftp is None:
-                    self._connect()
-                assert self._sftp is not None
-                return op(self._sftp)
-            except (TransportError, FileNotFoundError, *_FATAL):
-                raise
-            except PermissionError as exc:
-                raise TransportError(f"SFTP {what} failed: {describe(exc)}; this is a configuration problem "
-                                     "that retrying cannot fix") from None
-            except (OSError, EOFError, paramiko.SSHException) as exc:
-                last = exc
-                self._drop()
-                if attempt < self.s.retries:
-                    delay = self.s.backoff * (2**attempt)
-                    log.warning("SFTP %s failed: %s; retrying in %.3g s (%d/%d)", what, describe(exc), delay,
-                                attempt + 1, self.s.retries)
-                    time.sleep(delay)
-        assert last is not None
-        tries = f"{self.s.retries} {'retry' if self.s.retries == 1 else 'retries'}"
-        raise TransportError(f"SFTP {what} still failing after {tries}: {describe(last)}; {then}") from None
-
-    def _remote(self, rel: str) -> str:
-        return f"{self.root.rstrip('/')}/{rel}" if rel else self.root
-
-    def _root(self, sftp: paramiko.SFTPClient) -> str:
-        """The session_stream folder as the server resolves it (it may itself sit behind a symlink)."""
-        if self._real_root is None:
-            self._real_root = sftp.normalize(self.root)
-        return self._real_root
-
-    # -- Transport API ----------------------------------------------------------------------------
-    def list_dir(self, rel: str) -> list[RemoteEntry] | None:
-        remote = self._remote(rel)
-
-        def op(sftp: paramiko.SFTPClient) -> list[RemoteEntry] | None:
-            try:
-                attrs = sftp.listdir_attr(remote)
-            except PermissionError:
-                raise TransportError(
-                    f"the SFTP server refuses to let {self.user} list {remote} (permission denied); check that "
-                    "--source points at the account's raw_data/session_stream folder and ask the vendor to give "
-                    "the SFTP user access to it") from None
-            except OSError as exc:
-                if exc.errno == errno.ENOENT:
-                    return None
-                raise
-            out: dict[str, RemoteEntry] = {}
-            for attr in attrs:  # some servers repeat entries: one per name
-                if attr.filename not in out and (entry := self._entry(sftp, remote, attr)) is not None:
-                    out[attr.filename] = entry
-            return list(out.values())
-
-        return self._retry(f"listing of {remote}", op, "nothing was loaded; the next run tries again")
-
-    def _entry(self, sftp: paramiko.SFTPClient, folder: str, attr: paramiko.SFTPAttributes) -> RemoteEntry | None:
-        """One listed entry, completed with lstat where the listing left attributes out; None if it vanished."""
-        path = f"{folder.rstrip('/')}/{attr.filename}"
-        mode, size, mtime = attr.st_mode, attr.st_size, attr.st_mtime
-        if mode is not None and stat.S_ISDIR(mode):
-            return RemoteEntry(attr.filename, size, None if mtime is None else float(mtime), True)
-        if mode is None or size is None or mtime is None:
-            try:
-                more = sftp.lstat(path)  # lstat: a symlink must be seen as one, not silently followed
-            except FileNotFoundError:
-                return None
-            except OSError as exc:
-                if not refused_by_server(exc):
-                    raise
-                more = paramiko.SFTPAttributes()  # not allowed to look: the download will say so
-            mode = more.st_mode if mode is None else mode
-            size = more.st_size if size is None else size
-            mtime = more.st_mtime if mtime is None else mtime
-        entry = RemoteEntry(attr.filename, size, None if mtime is None else float(mtime),
-                            # no type even from stat: only folders we need have no .json.gz suffix
-                            stat.S_ISDIR(mode) if mode is not None else not attr.filename.endswith(".json.gz"))
-        if mode is not None and stat.S_ISLNK(mode):
-            return self._follow(sftp, path, entry)
-        return entry
-
-    def _follow(self, sftp: paramiko.SFTPClient, path: str, link: RemoteEntry) -> RemoteEntry:
-        """A symlink: its target's attributes when it is a regular file inside the root, else a problem."""
-
-        def refused(problem: str) -> RemoteEntry:
-            return RemoteEntry(link.name, link.size, link.mtime, False, problem)
-
-        target = _answer(lambda: sftp.normalize(path))
-        if isinstance(target, FileNotFoundError):
-            return refused(f"symlink to {self._readlink(sftp, path)}, which does not exist; not followed")
-        if isinstance(target, OSError):
-            return refused(f"symlink the server cannot resolve ({describe(target)}); not followed")
-        if not _inside(target, self._root(sftp)):
-            return refused(f"symlink to {target}, outside the account folder; not followed")
-        st = _answer(lambda: sftp.stat(path))
-        if isinstance(st, FileNotFoundError):
-            return refused(f"symlink to {target}, which does not exist; not followed")
-        if isinstance(st, OSError):
-            return RemoteEntry(link.name, None, None, False)  # not allowed to look: the download will say so
-        return _followed(link.name, target, st.st_mode, st.st_size, st.st_mtime, refused)
-
-    @staticmethod
-    def _readlink(sftp: paramiko.SFTPClient, path: str) -> str:
-        try:
-            return sftp.readlink(path) or "an unknown target"
-        except OSError:
-            return "an unknown target"
-
-    def fetch(self, rel: str, size: int | None, spool: Path) -> Path:
-        # the local name is ours, never the server's: a hostile name cannot escape the spool folder
-        local = spool / (hashlib.sha1(rel.encode()).hexdigest() + ".json.gz")
-        remote = self._remote(rel)
-
-        def op(sftp: paramiko.SFTPClient) -> Path:
-            with local.open("wb") as out:
-                try:
-                    _download(sftp, remote, out, size)
-                except PermissionError:
-                    raise FileUnreadable(rel) from None
-            got = local.stat().st_size
-            if size is not None and got != size:
-                now = sftp.stat(remote).st_size
-                if now != size:
-                    raise FileChanged(rel, size, got if now is None else now)
-                raise OSError(f"download of {rel} ended after {got:,} of {size:,} bytes")
-            return local
-
-        try:
-            return self._retry(f"download of {rel}", op,
-                               "nothing from the failed file was loaded, the next run picks it up")
-        except BaseException:
-            local.unlink(missing_ok=True)
-            raise
-
-    def release(self, local: Path) -> None:
-        local.unlink(missing_ok=True)
-
-    def close(self) -> None:
-        self._drop()
-
-
-def _download(sftp: paramiko.SFTPClient, remote: str, out: BinaryIO, size: int | None) -> None:
-    """Copy a remote file into `out`, prefetching when the server reports sizes (it then stats it again)."""
-    if size is not None:
-        sftp.getfo(remote, out, prefetch=True)
-        return
-    with sftp.open(remote, "rb") as src:  # no size anywhere: prefetch has nothing to plan with
-        shutil.copyfileobj(src, out, 1 << 15)
-
-
-def _answer(request: Callable[[], T]) -> T | OSError:
-    """One SFTP request; the server's "no" (missing, not allowed) comes back as the OSError, a broken link raises."""
-    try:
-        return request()
-    except OSError as exc:
-        if not refused_by_server(exc):
-            raise
-        return exc
-
-
 def open_transport(credentials: SftpCredentials) -> Transport:
-    """LocalTransport for a folder, SftpTransport for an sftp:// URL (connects at once, with retries)."""
+    """LocalTransport for a folder or file:// URL, SftpTransport for sftp:// (connects at once, with retries),
+    FsspecTransport for any other URL (an archive in s3://, gs://, memory://, ...)."""
     url = credentials.url
     if not url:
         raise TransportError("no source: pass --source sftp://USER@HOST/ACCOUNT/raw_data/session_stream "
                              "(or set source under [session_stream] in .dlt/config.toml)")
+    if url.startswith("file://"):
+        return LocalTransport(Path(unquote(urlparse(url).path)))
+    if "://" in url and not url.startswith("sftp://"):
+        from dlt_pipeline.session_stream.fsspec_transport import FsspecTransport
+
+        return FsspecTransport(url)
     if not url.startswith("sftp://"):
         return LocalTransport(Path(url).expanduser())
+    from dlt_pipeline.session_stream.sftp_transport import SftpTransport  # paramiko only for SFTP sources
+
     return SftpTransport(credentials)
+
+
+_LAZY = {"SftpTransport": "sftp_transport", "KnownHosts": "ssh_keys"}
+"""Names this module offers without importing paramiko until they are used (PEP 562)."""
+
+
+def __getattr__(name: str) -> Any:  # noqa: ANN401
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"dlt_pipeline.session_stream.{_LAZY[name]}"), name)
 

@@ -78,6 +78,7 @@ class FileOutcome:
 
     problem: str | None
     batches: Iterable[ParsedBatch] = field(default_factory=list)
+    seconds: float = 0.0  # the parse's wall time in its worker (run history's parse_seconds)
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,9 @@ def _write_batch(batch: ParsedBatch, path: Path) -> str:
 
 def run_job(job: ParseJob) -> FileOutcome:
     """Check and parse one file into the spool (in a worker, or in this process with `--workers 0`)."""
-    return guarded(spool_file, job)
+    started = time.perf_counter()
+    outcome = guarded(spool_file, job)
+    return replace(outcome, seconds=time.perf_counter() - started)
 
 
 def _alive(pid: int) -> bool:
@@ -224,9 +227,13 @@ class ParsePool:
         self._submitted = 0
         self._pool: ProcessPoolExecutor | None = None
         if workers > 0:
-            # forkserver: workers do not inherit dlt's threads or open database handles
-            self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
-                                             initializer=exit_with_parent, initargs=(os.getpid(),))
+            # forkserver: workers do not inherit dlt's threads or open database handles. It imports this module
+            # (parse, reshape, pyarrow: ~0.5-1 s) once, and every worker forks from it with them loaded, instead
+            # of each worker importing them again (docs/benchmark.md)
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload([__name__])
+            self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=exit_with_parent,
+                                             initargs=(os.getpid(),))
         self._pending: list[tuple[Any, Future[FileOutcome] | FileOutcome]] = []
 
     @property

@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--open-share": (float, 0.005, "share of sessions whose only version is open (is_closed=f)"),
         "--capped-share": (float, 0.0003, "extra share of bot sessions with a variable-size field at or over "
                                           "1,000 items"),
+        "--new-vendor-field-share": (float, 0.0, "share of sessions with two fields a vendor 'adds later' "
+                                                 "(scalar loyalty_tier, array coupon_codes); 0 = none"),
     }
     p.add_argument("--out", required=True, help="output directory (the account folder is created inside)")
     p.add_argument("--account", type=int, default=1234, help="Monetate account id (account_id, guid prefix)")
@@ -80,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         unknown_field_share=args.unknown_field_share,
         open_share=args.open_share,
         capped_share=args.capped_share,
+        new_vendor_field_share=args.new_vendor_field_share,
     )
     secs = time.perf_counter() - t0
     raw, dedup, extra = truth["raw"], truth["dedup"], truth["extra"]

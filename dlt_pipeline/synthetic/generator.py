@@ -54,6 +54,7 @@ from dlt_pipeline.synthetic.design import (
     experience_design,
     page_event_design,
 )
+from dlt_pipeline.synthetic.visitor_truth import VisitorTruth, new_visitor_record, visitor_digest
 
 __all__ = [
     "CHILD_TABLES",
@@ -73,6 +74,7 @@ __all__ = [
     "parse_file_name",
     "read_tree",
     "session_stream_root",
+    "visitor_digest",
     "write_session_file",
 ]
 
@@ -104,6 +106,9 @@ CHILD_TABLES = (
 )
 UNKNOWN_FIELDS = ("visitor_score", "experiment_flags", "search_terms")
 """Top-level fields absent from the vendor table; the loader must keep them, not drop them."""
+NEW_VENDOR_FIELDS = ("loyalty_tier", "coupon_codes")
+"""Opt-in fields (``new_vendor_field_share``) a vendor "adds later": a scalar and an array of strings, so tests
+can prove that a field nobody declared surfaces in the marts (``extra_loyalty_tier``, ``session_extra_items``)."""
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -376,6 +381,7 @@ class GeneratorConfig:
     capped_share: float = 0.0003
     customer_id_share: float = 0.2
     customer_link_share: float = 0.12
+    new_vendor_field_share: float = 0.0
 
     def __post_init__(self) -> None:
         if self.days < 1 or self.sessions_per_day < 0 or self.files_per_window < 1:
@@ -429,6 +435,7 @@ class _Truth:
     by_day: dict[str, list[float]] = field(default_factory=dict)
     extra: dict[str, int] = field(default_factory=dict)
     file_list: list[tuple[str, int]] = field(default_factory=list)
+    visitors: VisitorTruth = field(default_factory=VisitorTruth)
 
     def add_file(self, f: GeneratedFile, stats: list[tuple]) -> None:
         self.files += 1
@@ -499,6 +506,7 @@ class _Truth:
                     day: {"sessions": int(v[0]), "revenue": round(v[1], 2)} for day, v in sorted(self.by_day.items())
                 },
             },
+            "visitors": self.visitors.as_dict(),
             "extra": dict(sorted(self.extra.items())),
             "files": [{"path": p, "sessions": n} for p, n in self.file_list],
         }
@@ -654,6 +662,8 @@ class _Factory:
         self.cfg = config
         self.rng = random.Random(config.seed)
         self.rng_re = random.Random(f"{config.seed}:reemit")
+        # own stream: the opt-in vendor fields never shift the sessions of the same seed
+        self.rng_vendor = random.Random(f"{config.seed}:vendor-fields")
         r = self.rng
         # Experiences that sessions see: (id, exposure probability, cumulative assigned shares,
         # [(split id str, conversion lift, value lift)], has a planted effect).
@@ -670,6 +680,7 @@ class _Factory:
         ]
         self.old_split_ids = [str(n) for n in OLD_SPLIT_IDS]
         self.event_ids = [str(e.event_id) for e in page_event_design(config) if e.in_sessions]
+        self.event_id_set = frozenset(self.event_ids)
         # Pools drawn once so ids repeat across sessions like real product ids.
         self.products: list[tuple[str, str, float]] = []
         for n in r.sample(range(100_000, 999_999), 3000):
@@ -677,8 +688,15 @@ class _Factory:
             price = round(int(math.exp(r.gauss(3.3, 0.8))) + 0.99, 2)
             self.products.append((pid, f"{pid}-{r.choice(_SIZES)}", price))
         # [monetate_id, last_end, customer_id, conversion propensity, spend propensity, stealth,
-        #  {experience id: assigned split tuple}, {experience id: (conv lift, value lift)} once exposed]
+        #  {experience id: assigned split tuple}, {experience id: (conv lift, value lift)} once exposed,
+        #  visitor ground-truth record (visitor_truth.py)]
         self.visitors: deque[list] = deque(maxlen=5000)
+        self.on_retire: Any = None
+        """Called with a visitor that leaves the pool of returning visitors (it never comes back)."""
+        self.last_final: tuple = ()
+        """(visitor, start, customer_id, customer_link, converted, page event ids) of the last session made."""
+        self.new_field_sessions = 0
+        self.new_field_items = 0
         self.visitor_seq = 0
         self.purchase_seq = 0
         self.unknown_seq = 0
@@ -709,7 +727,7 @@ class _Factory:
         conv = math.exp(_PROPENSITY_SIGMA * z - _PROPENSITY_SIGMA**2 / 2)
         spend = math.exp(_SPEND_SIGMA * z - _SPEND_SIGMA**2 / 2)
         stealth = "t" if self.rng.random() < _STEALTH_SHARE else "f"
-        return [self._new_monetate_id(start), end, None, conv, spend, stealth, {}, {}]
+        return [self._new_monetate_id(start), end, None, conv, spend, stealth, {}, {}, new_visitor_record()]
 
     def _offers(self, visitor: list, start: int, span: int) -> tuple[list[tuple[str, int]], float, float, list[int]]:
         """Experiment offers of one session and the planted effect the visitor is under.
@@ -742,6 +760,14 @@ class _Factory:
                 conv_lift *= cl
                 value_lift *= vl
         return offers, conv_lift, value_lift, first_effect
+
+    def _new_vendor_fields(self) -> dict[str, Any]:
+        """The opt-in fields of NEW_VENDOR_FIELDS for one session (counted for the truth's ``extra``)."""
+        rv = self.rng_vendor.random
+        codes = [f"SAVE{5 * (1 + int(rv() * 4))}-{int(rv() * 1000):03d}" for _ in range(1 + int(rv() * 3))]
+        self.new_field_sessions += 1
+        self.new_field_items += len(codes)
+        return {"loyalty_tier": ("bronze", "silver", "gold")[int(rv() * 3)], "coupon_codes": codes}
 
     # -- one session ----------------------------------------------------------------------
 
@@ -786,6 +812,8 @@ class _Factory:
                 customer_id = v[2]
         if visitor is None:
             visitor = self._new_visitor(start, end)
+            if self.on_retire is not None and len(self.visitors) == self.visitors.maxlen:
+                self.on_retire(self.visitors[0])
             self.visitors.append(visitor)
         mid = visitor[0]
         guid = f"{cfg.account_id}:{mid}"
@@ -924,6 +952,11 @@ class _Factory:
                 extra["experiment_flags"] = {"a": 1, "b": int(r() * 3), "beta_ui": r() < 0.5}
             if kind != 2:
                 extra["search_terms"] = ["boots", "red dress", "gift card", "sale"][: 1 + int(r() * 4)]
+        if cfg.new_vendor_field_share and self.rng_vendor.random() < cfg.new_vendor_field_share:
+            extra = {**(extra or {}), **self._new_vendor_fields()}
+        # page events of the design only (a capped bot session fires ~1,000 made-up ids)
+        designed = [e[0] for e in events if e[0] in self.event_id_set]
+        self.last_final = (visitor, start, customer_id, customer_link, bool(purchases), designed)
 
         closed = "f" if open_primary else "t"
         d, stats = _assemble(
@@ -1023,6 +1056,7 @@ def _split(lines: list, k: int) -> list[list]:
 def _iter_files(config: GeneratorConfig, truth: _Truth) -> Iterator[GeneratedFile]:
     cfg = config
     fac = _Factory(cfg)
+    fac.on_retire = lambda v: truth.visitors.retire(v[0], v[8])
     rng_tok = random.Random(f"{cfg.seed}:tokens")
     base_ms = int((dt.datetime.combine(cfg.start_date, dt.time(), dt.UTC) - _EPOCH).total_seconds()) * 1000
     n_windows = cfg.days * 96
@@ -1092,6 +1126,8 @@ def _iter_files(config: GeneratorConfig, truth: _Truth) -> Iterator[GeneratedFil
                 cap = cap_at.get(i)
                 lines, finals = fac.make(start, cap, i in open_at)
                 truth.add_final(start, finals[0])
+                visitor, *final = fac.last_final
+                truth.visitors.record(visitor[8], *final)
                 if cap:
                     truth.bump(f"capped_{cap}")
                 if i in open_at:
@@ -1107,6 +1143,11 @@ def _iter_files(config: GeneratorConfig, truth: _Truth) -> Iterator[GeneratedFil
                 i += 1
     for done in sorted(buffer):
         yield from emit(done)
+    for visitor in fac.visitors:
+        truth.visitors.retire(visitor[0], visitor[8])
+    if cfg.new_vendor_field_share:
+        truth.bump("new_vendor_field_sessions", fac.new_field_sessions)
+        truth.bump("new_vendor_child_items", fac.new_field_items)
     # Targets whose windows (and all later ones) were empty: re-deliver the last files seen.
     while redeliver_targets and last_emitted:
         redeliver_targets.pop(0)

@@ -45,8 +45,8 @@ items as (
     select
         session_row_id,
         count(*) as purchased_item_count,
-        sum(quantity) as purchased_quantity,
-        sum(unit_price * quantity) as purchased_items_value
+        cast(sum(quantity) as bigint) as purchased_quantity,
+        cast(sum(unit_price * quantity) as {{ money_type() }}) as purchased_items_value
     from {{ ref('int_monetate__purchase_line_items') }} group by session_row_id
 ),
 

@@ -25,6 +25,7 @@ final as (
         sessions.session_id,
         sessions.session_key,
         sessions.guid,
+        {{ monetate_id_from_guid('sessions.guid') }} as monetate_id,
         sessions.account_id,
         sessions.customer_id,
         sessions.customer_link,
@@ -91,6 +92,9 @@ final as (
         sessions.source_line,
         sessions.load_id,
         sessions.loaded_at
+
+        {#- passthrough: scalar fields the vendor added later (macros/vendor_extras.sql) #}
+        {{- monetate_extra_columns_select('sessions.') }}
 
     from sessions
     left join countries

@@ -4,6 +4,10 @@
     incremental_strategy='delete+insert',
     unique_key='session_key',
     on_schema_change='append_new_columns',
+    contract=monetate_contract(),
+    indexes=monetate_postgres_indexes([{'columns': ['session_key']}, {'columns': ['session_date']}, {'columns': ['split_id']}]),
+    dist='session_key',
+    sort=['session_date', 'split_id'],
     pre_hook="{{ monetate_delete_affected_sessions() }}",
     post_hook="{{ monetate_refresh_names(ref('dim_splits'), 'split_id',
                                           ['experience_id', 'experience_name', 'split_name', 'is_control']) }}"
@@ -124,4 +128,4 @@ final as (
 
 )
 
-select * from final
+select {{ monetate_contract_columns() }} from final

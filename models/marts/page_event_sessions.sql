@@ -4,6 +4,10 @@
     incremental_strategy='delete+insert',
     unique_key='session_key',
     on_schema_change='append_new_columns',
+    contract=monetate_contract(),
+    indexes=monetate_postgres_indexes([{'columns': ['session_key']}, {'columns': ['session_date']}, {'columns': ['page_event_id']}]),
+    dist='session_key',
+    sort=['session_date', 'page_event_id'],
     pre_hook="{{ monetate_delete_affected_sessions() }}",
     post_hook="{{ monetate_refresh_names(ref('dim_page_events'), 'page_event_id', ['page_event_title']) }}"
   )
@@ -97,4 +101,4 @@ final as (
 
 )
 
-select * from final
+select {{ monetate_contract_columns() }} from final

@@ -4,6 +4,10 @@
     incremental_strategy='delete+insert',
     unique_key='session_key',
     on_schema_change='append_new_columns',
+    contract=monetate_contract(),
+    indexes=monetate_postgres_indexes([{'columns': ['session_key']}, {'columns': ['session_date']}, {'columns': ['target_id']}]),
+    dist='session_key',
+    sort=['session_date', 'target_id'],
     pre_hook="{{ monetate_delete_affected_sessions() }}",
     post_hook="{{ monetate_refresh_names(ref('dim_custom_targets'), 'target_id',
                                           ['target_title', 'is_personal_data']) }}"
@@ -65,4 +69,4 @@ final as (
 
 )
 
-select * from final
+select {{ monetate_contract_columns() }} from final

@@ -6,19 +6,49 @@
     on_schema_change='append_new_columns'
   )
 }}
+{#-
+  One row per session. Visitor columns (visitor_session_number, is_first_visitor_session, stitched_customer_id)
+  depend on every session of the visitor, so an incremental run re-derives every session of each visitor touched
+  by a new load (visitor-level rule, macros/visitors.sql), not only the touched sessions. No enforced contract:
+  the extra_<name> (vendor fields added later) and converted_<name> (var conversion_events) columns are dynamic.
+-#}
 -- depends_on: {{ ref('int_monetate__session_versions') }}
+-- depends_on: {{ ref('int_monetate__sessions_deduped') }}
+{%- set conversions = monetate_conversion_events() %}
 
 with sessions as (
 
     select * from {{ ref('int_monetate__sessions_enriched') }}
-    where {{ monetate_incremental_filter('session_key') }}
+    where {{ monetate_visitor_incremental_filter('session_key') }}
 
 ),
 
 child_counts as (
 
     select * from {{ ref('int_monetate__session_child_counts') }}
-    where {{ monetate_incremental_filter('session_key') }}
+    where {{ monetate_visitor_incremental_filter('session_key') }}
+
+),
+
+visitor_sessions as (
+
+    select session_row_id, monetate_id, visitor_session_number, is_first_visitor_session, stitched_customer_id
+    from {{ ref('int_monetate__visitor_sessions') }}
+    where {{ monetate_visitor_incremental_filter('monetate_id') }}
+
+),
+
+conversions as (
+
+    {#- one row per session that fired a listed conversion event; one flag column per listed event -#}
+    select
+        session_row_id
+        {%- for c in conversions %},
+        max(case when conversion_name = '{{ c['name'] }}' then 1 else 0 end) as converted_{{ c['name'] }}
+        {%- endfor %}
+    from {{ ref('int_monetate__conversion_events') }}
+    where {{ monetate_visitor_incremental_filter('session_key') }}
+    group by session_row_id
 
 ),
 
@@ -29,15 +59,23 @@ final as (
         sessions.session_id,
         sessions.session_key,
         sessions.guid,
+        sessions.monetate_id,
         sessions.account_id,
         sessions.customer_id,
         sessions.customer_link,
+
+        -- visitor (docs/visitors.md)
+        visitor_sessions.visitor_session_number,
+        visitor_sessions.is_first_visitor_session,
+        visitor_sessions.stitched_customer_id,
 
         -- time
         sessions.session_start_at,
         sessions.session_end_at,
         sessions.session_date,
-        sessions.session_start_hour,
+        cast(sessions.session_start_hour as integer) as session_start_hour,
+        {{ to_reporting_time('sessions.session_start_at') }} as session_start_at_local,
+        cast({{ to_reporting_time('sessions.session_start_at') }} as date) as session_date_local,
         sessions.session_duration_seconds,
 
         -- device, browser, OS, screen, geo
@@ -76,7 +114,7 @@ final as (
         -- purchases
         sessions.purchase_count,
         sessions.session_value,
-        child_counts.purchased_items_value,
+        cast(child_counts.purchased_items_value as {{ money_type() }}) as purchased_items_value,
         child_counts.last_purchased_at as last_purchase_at,
 
         -- variable-size fields
@@ -87,7 +125,7 @@ final as (
         child_counts.custom_target_count,
         child_counts.purchase_line_count,
         child_counts.purchased_item_count,
-        child_counts.purchased_quantity,
+        cast(child_counts.purchased_quantity as bigint) as purchased_quantity,
 
         -- sums of squares (variance)
         sessions.page_views_ss,
@@ -105,9 +143,21 @@ final as (
         sessions.load_id,
         sessions.loaded_at
 
+        {#- conversion events (var conversion_events): did the session fire the listed page event #}
+        {%- for c in conversions %},
+        case when conversions.converted_{{ c['name'] }} = 1 then true else false end as converted_{{ c['name'] }}
+        {%- endfor %}
+
+        {#- passthrough: scalar fields the vendor added later (macros/vendor_extras.sql) #}
+        {{- monetate_extra_columns_select('sessions.') }}
+
     from sessions
     left join child_counts
         on sessions.session_row_id = child_counts.session_row_id
+    left join visitor_sessions
+        on sessions.session_row_id = visitor_sessions.session_row_id
+    left join conversions
+        on sessions.session_row_id = conversions.session_row_id
 
 )
 

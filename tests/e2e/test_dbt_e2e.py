@@ -1,7 +1,10 @@
 """End-to-end tests of the dbt project: generated data -> loader -> ``dbt build`` -> marts.
 
 * mart totals equal the generator's ``dedup`` ground truth (sessions, converted sessions, revenue, offer
-  exposures, purchase items, items value, page views, by day) on DuckDB and on a private PostgreSQL;
+  exposures, purchase items, items value, page views, by day) on DuckDB and on a private PostgreSQL, and its
+  ``visitors`` truth (visitors, conflicting ids, returning buyers, sessions per visitor, every stitched id and
+  first session by digest), the conversion-event flags and the reporting-time-zone columns;
+* fields the vendor adds later (a scalar, an array) surface as ``extra_<field>`` and ``session_extra_items``;
 * incremental marts after two batches (the second with late sessions, late files, re-emitted closed
   versions and a re-delivered file) are row-for-row identical to a full build, on both engines;
 * the project parses and compiles for the ``redshift`` target without a cluster.
@@ -173,6 +176,51 @@ def test_postgres_incremental_two_batches_equals_full_build(tmp_path: Path, post
     )
 
 
+# ----------------------------------------------------------------------------------------- vendor fields
+
+_VENDOR_FIELD_MODELS = ("-s", "+sessions_fact", "+session_extra_items", "--indirect-selection", "cautious")
+"""What the vendor-field test builds: the two marts that surface new fields and everything they read."""
+
+
+@pytest.mark.timeout(900)
+def test_duckdb_fields_the_vendor_adds_later_surface_without_code_changes(tmp_path: Path) -> None:
+    """Day 1 has no loyalty_tier / coupon_codes; a later delivery brings them. After the next incremental build
+    the scalar is sessions_fact.extra_loyalty_tier and the array's items are session_extra_items rows, exactly as
+    many as the generator wrote; sessions from before the field keep NULL."""
+    before, after = tmp_path / "before", tmp_path / "after"
+    generate_cli(before, "--sessions-per-day", "300", "--seed", "21", "--start-date", "2026-11-01")
+    truth = generate_cli(after, "--sessions-per-day", "300", "--seed", "22", "--start-date", "2026-11-03",
+                         "--new-vendor-field-share", "0.25")
+    wh = Warehouse(tmp_path, "duckdb", name="vendor")
+    served = tmp_path / "served"
+    shutil.copytree(session_stream_root(before, ACCOUNT), served)
+    wh.load(served)
+    build_and_check(wh, *_VENDOR_FIELD_MODELS)
+    columns = {r[0] for r in wh.query("select column_name from information_schema.columns"
+                                      " where table_schema = '{mart}' and table_name = 'sessions_fact'")}
+    assert "extra_visitor_score" in columns and "extra_loyalty_tier" not in columns
+
+    shutil.copytree(session_stream_root(after, ACCOUNT), served, dirs_exist_ok=True)
+    wh.load(served)
+    build_and_check(wh, *_VENDOR_FIELD_MODELS)  # incremental: the new column is appended
+    want_sessions = truth["extra"]["new_vendor_field_sessions"]
+    want_items = truth["extra"]["new_vendor_child_items"]
+    by_day = dict(wh.query("select session_date >= date '2026-11-03', count(extra_loyalty_tier)"
+                           " from {mart}.sessions_fact group by 1"))
+    assert by_day == {False: 0, True: want_sessions} and want_sessions > 0
+    (tiers,), = wh.query("select count(*) from {mart}.sessions_fact"
+                         " where extra_loyalty_tier not in ('bronze', 'silver', 'gold')")
+    assert tiers == 0
+    (items, sessions, positions), = wh.query(
+        "select count(*), count(distinct session_id), min(item_position)"
+        " from {mart}.session_extra_items where table_name = 'sessions__coupon_codes' and field_name = 'value'")
+    assert (items, sessions, positions) == (want_items, want_sessions, 0)
+    # id-keyed objects the vendor added earlier (experiment_flags) keep their key
+    (keyed,), = wh.query("select count(*) from {mart}.session_extra_items"
+                         " where table_name = 'sessions__experiment_flags' and item_key is null")
+    assert keyed == 0
+
+
 # ----------------------------------------------------------------------------------------- redshift
 
 _REDSHIFT_ENV = {
@@ -200,7 +248,8 @@ _COMPILE_SCRIPT = textwrap.dedent(
 
     def get_relation(self, database, schema, identifier):
         if mode == "incremental" and identifier in (
-            "sessions_fact", "offer_exposure", "purchase_items", "int_monetate__sessions_deduped"
+            "sessions_fact", "offer_exposure", "purchase_items", "int_monetate__sessions_deduped",
+            "visitors", "visitor_customer_map", "session_conversion_events", "session_extra_items"
         ):
             return self.Relation.create(database=database, schema=schema, identifier=identifier, type="table")
         return None
@@ -246,9 +295,16 @@ def test_redshift_parse_and_compile_without_cluster(tmp_path: Path) -> None:
         # and dbt's own redshift__ built-ins (they render one argument per line, hence the whitespace removal)
         enriched = re.sub(r"\s+", "", compiled["int_monetate__sessions_enriched.sql"].lower())
         assert "date_trunc('day'," in enriched and "datediff(millisecond," in enriched
+        fact = re.sub(r"\s+", "", compiled["sessions_fact.sql"].lower())
+        # the reporting time zone and the Monetate ID through the redshift__ / dbt built-in versions
+        assert "convert_timezone('utc','utc'," in fact
+        assert "split_part(" in re.sub(r"\s+", "", compiled["int_monetate__sessions_enriched.sql"].lower())
         if mode == "incremental":
-            fact = re.sub(r"\s+", "", compiled["sessions_fact.sql"].lower())
             assert "dateadd(hour," in fact and "int_monetate__session_versions" in fact
+            # the visitor-level rule: every session of a touched visitor (by Monetate ID)
+            for name in ("sessions_fact.sql", "visitors.sql", "visitor_customer_map.sql"):
+                visitor_sql = re.sub(r"\s+", "", compiled[name].lower())
+                assert "monetate_idin(select" in visitor_sql or "session_keyin(selectsession_key" in visitor_sql, name
         # nothing DuckDB- or Postgres-only leaks into Redshift SQL (`::` casts are fine on Redshift: dbt's own
         # redshift__cast_bool_to_text uses one)
         for name, sql in compiled.items():

@@ -22,6 +22,7 @@ import orjson
 import pytest
 from support.data import ACCOUNT, days_ago, write_window
 from support.loader import Target, explain, listed_days, run_loader, summary
+from support.publish_check import assert_published_equals_marts
 from support.sftp import sftp_args
 from support.warehouse import SCHEMA
 
@@ -372,3 +373,9 @@ def test_demo_command(tmp_path: Path) -> None:
                      "after dbt build) does not exist yet")
     assert proc.returncode == 0, explain(proc)
     assert "dbt build failed" not in proc.stderr
+    # the publish part (docs/publishing.md): every mart as .hyper, .parquet and .csv, read back = the mart
+    published = tmp_path / "demo_data" / "publish"
+    assert f"into {published.resolve()}" in proc.stdout, explain(proc)
+    manifest = assert_published_equals_marts(target.duckdb_path, published)
+    assert {"sessions_fact", "offer_exposure", "purchase_items", "experiment_results"} <= {
+        t["name"] for t in manifest["tables"]}

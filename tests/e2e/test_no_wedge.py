@@ -249,3 +249,5 @@ def test_rows_the_warehouse_refuses_are_isolated_to_their_file(sshd: PrivateSshd
     proc = target.run(*args, "--retry-quarantined", env=env)
     assert proc.returncode == 0 and "loaded now 1" in proc.stdout, explain(proc)
     assert q(f"select count(*), count(distinct _dlt_id) from {schema}.sessions") == [(6, 6)]
+    runs = q(f"select files_loaded, files_quarantined, exit_code from {schema}.session_stream_runs order by started_at")
+    assert runs == [(1, 0, 0), (3, 1, 3), (1, 0, 0), (1, 0, 0)], "one history row per run, also one loaded in parts"

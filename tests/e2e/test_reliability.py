@@ -291,6 +291,8 @@ def test_kill_9_then_rerun_gives_ground_truth(sshd: PrivateSshd, tree: Tree, tmp
     proc = target.run(*args)
     assert proc.returncode == 0, explain(proc)
     assert_ground_truth(target.sql, tree)
+    runs = target.sql(f"select exit_code, finished_at is null from {SCHEMA}.session_stream_runs order by started_at")
+    assert runs == [(None, True), (0, False)], "the killed run's history row came with its package, never completed"
     if point != "after_extract":
         return
     # a fresh machine: the pipelines folder is gone, the ledger in the warehouse still says what is loaded

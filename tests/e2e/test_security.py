@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -41,7 +42,16 @@ def test_unknown_host_is_refused_with_fingerprint_and_advice(sshd: PrivateSshd, 
     assert "ssh-keyscan" in proc.stderr and "known_hosts" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert known.read_text() == ""
-    assert not target.duckdb_path.exists()
+    # nothing loaded: the warehouse holds only the run's own history row, which records the refusal
+    con = duckdb.connect(str(target.duckdb_path), read_only=True)
+    try:
+        tables = {t for (t,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'monetate_raw'").fetchall()}
+        assert not tables & {"sessions", "session_stream_files"}, tables
+        (code, message), = con.execute("select exit_code, message from monetate_raw.session_stream_runs").fetchall()
+    finally:
+        con.close()
+    assert code == EXIT_ERROR and sshd.host_key_fingerprint in message, message
 
 
 def test_changed_or_unpinned_host_key_is_refused(sshd: PrivateSshd, tmp_path: Path) -> None:
@@ -97,8 +107,9 @@ def test_secrets_never_written_and_pii_hashed(fresh_sshd: Callable[[], PrivateSs
     args[args.index("--private-key") + 1] = str(key)
     env = {"SESSION_STREAM__PRIVATE_KEY_PASSPHRASE": passphrase, "SESSION_STREAM__PII_SALT": salt}
     work = Target(tmp_path / "work")
-    proc = work.run(*args, "--workers", "0", "--pii-mode", "hash", env=env)
+    proc = work.run(*args, "--workers", "0", "--pii-mode", "hash", "--json", env=env)  # --json: no secret either
     assert proc.returncode == 0, explain(proc)
+    assert work.count("session_stream_runs", "pii_mode = 'hash' and exit_code = 0") == 1
     q = work.sql
     assert_ground_truth(q, tree)
     needles = [passphrase, salt, key_body]

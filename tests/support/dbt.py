@@ -6,21 +6,35 @@ copy of ``profiles.example.yml`` (exactly what a user does), and its own target/
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import shutil
 import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from dlt_pipeline.synthetic.design import page_event_design
+from dlt_pipeline.synthetic.generator import GeneratorConfig, visitor_digest
 from support.loader import REPO, Target, loader_env, run_or_fail
 
 BIN = Path(sys.executable).parent
-MARTS = ("sessions_fact", "offer_exposure", "purchase_items")
+MARTS = ("sessions_fact", "offer_exposure", "purchase_items", "visitors", "visitor_customer_map",
+         "session_conversion_events", "session_extra_items")
 DBT_TIMEOUT = 600
 GEN_ARGS = ("--days", "2", "--sessions-per-day", "1200", "--files-per-window", "2", "--redeliver", "2",
             "--reemit", "0.3", "--seed", "11")
 """The generated data of the mart tests: late sessions, re-emitted closed versions, re-delivered files."""
+CONVERSION_EVENTS = [
+    {"name": name, "page_event_id": e.event_id}
+    for name, e in zip(("signup", "wishlist_add"),
+                       [e for e in page_event_design(GeneratorConfig(seed=11)) if e.in_sessions], strict=False)
+]
+"""var conversion_events of every test build: two page events the sessions of GEN_ARGS (seed 11) fire."""
+REPORTING_TIME_ZONE = "America/New_York"
+"""var reporting_time_zone of every test build (UTC would hide a wrong conversion)."""
 WITHOUT_READOUT = ("--exclude", "path:models/marts/experiments", "int_monetate__experiment_first_exposures")
 """dbt flags for builds that prove the session marts: the experiment readout (tables rebuilt from the marts' inputs
 on every run) has its own build per engine in tests/e2e/test_experiment_readout.py, checked against numpy/scipy."""
@@ -40,7 +54,8 @@ class Warehouse(Target):
         self.tmp = tmp
         self.raw_schema = self.dataset
         self.schema = f"an_{name}"
-        self.dbt_vars = {"raw_schema": self.raw_schema, **(dbt_vars or {})}
+        self.dbt_vars = {"raw_schema": self.raw_schema, "conversion_events": CONVERSION_EVENTS,
+                         "reporting_time_zone": REPORTING_TIME_ZONE, **(dbt_vars or {})}
         self.profiles_dir = tmp / "profiles"
         self.profiles_dir.mkdir(exist_ok=True)
         shutil.copy(REPO / "profiles.example.yml", self.profiles_dir / "profiles.yml")
@@ -110,6 +125,7 @@ def mart_totals(wh: Warehouse) -> dict:
         )
     }
     return {
+        "visitors": visitor_totals(wh),
         "sessions": int(sessions),
         "converted_sessions": int(converted),
         "revenue": round(float(revenue), 2),
@@ -122,6 +138,54 @@ def mart_totals(wh: Warehouse) -> dict:
     }
 
 
+def visitor_totals(wh: Warehouse) -> dict:
+    """The visitor marts' figures in the shape of the generator's ``visitors`` truth (visitor_truth.py)."""
+    (n, identified, conflicting, returning, buyers, stitched), = wh.query(
+        "select count(*), sum(case when customer_id_count > 0 then 1 else 0 end),"
+        " sum(case when has_conflicting_customer_ids then 1 else 0 end), sum(case when is_returning then 1 else 0 end),"
+        " sum(case when has_returned_and_bought then 1 else 0 end), count(stitched_customer_id) from {mart}.visitors"
+    )
+    per_visitor = {str(k): int(v) for k, v in wh.query(
+        "select session_count, count(*) from {mart}.visitors group by session_count order by 1")}
+    stitched_rows = wh.query(
+        "select monetate_id, stitched_customer_id from {mart}.visitors where stitched_customer_id is not null")
+    first_rows = wh.query(
+        "select monetate_id, session_key from {mart}.sessions_fact where is_first_visitor_session")
+    # sessions_fact carries the visitor's stitched id on every session: one per visitor
+    (fact_stitch_conflicts,), = wh.query(
+        "select count(*) from (select monetate_id from {mart}.sessions_fact group by monetate_id"
+        " having count(distinct stitched_customer_id) > 1) x")
+    (map_visitors,), = wh.query("select count(distinct monetate_id) from {mart}.visitor_customer_map")
+    return {
+        "visitors": int(n), "identified_visitors": int(identified or 0), "conflicting_visitors": int(conflicting or 0),
+        "returning_visitors": int(returning or 0), "returning_buyers": int(buyers or 0),
+        "stitched_visitors": int(stitched), "sessions_per_visitor": per_visitor,
+        "stitched_digest": visitor_digest(f"{m}|{c}" for m, c in stitched_rows),
+        "first_session_digest": visitor_digest(f"{m}|{k.rsplit('|', 1)[1]}" for m, k in first_rows),
+        "_map_visitors": int(map_visitors), "_fact_stitch_conflicts": int(fact_stitch_conflicts),
+    }
+
+
+def assert_conversions_match_truth(wh: Warehouse, truth: dict) -> None:
+    """converted_<name> flags and session_conversion_events rows = final sessions that fired the event."""
+    fired = truth["visitors"]["page_event_sessions"]
+    for event in wh.dbt_vars.get("conversion_events", []):
+        name, want = event["name"], fired.get(str(event["page_event_id"]), 0)
+        (flags,), = wh.query(f"select count(*) from {{mart}}.sessions_fact where converted_{name}")
+        (rows,), = wh.query(
+            f"select count(*) from {{mart}}.session_conversion_events where conversion_name = '{name}'")
+        assert flags == rows == want, f"conversion {name}: flags {flags}, rows {rows}, ground truth {want}"
+
+
+def assert_local_times(wh: Warehouse) -> None:
+    """session_start_at_local / session_date_local are the UTC start in var reporting_time_zone (zoneinfo)."""
+    zone = ZoneInfo(wh.dbt_vars.get("reporting_time_zone", "UTC"))
+    rows = wh.query("select session_start_at, session_start_at_local, session_date_local from {mart}.sessions_fact")
+    for utc, local, day in rows:
+        want = utc.replace(tzinfo=dt.UTC).astimezone(zone).replace(tzinfo=None)
+        assert (local, day) == (want, want.date()), (utc, local, day, want)
+
+
 def assert_matches_truth(wh: Warehouse, truth: dict) -> None:
     got = mart_totals(wh)
     want = truth["dedup"]
@@ -129,9 +193,19 @@ def assert_matches_truth(wh: Warehouse, truth: dict) -> None:
     for key in ("sessions", "converted_sessions", "revenue", "offer_exposures", "purchase_items", "items_value",
                 "page_views", "by_day"):
         assert got[key] == want[key], f"{key}: marts {got[key]!r} != ground truth {want[key]!r}"
+    visitors, want_visitors = got["visitors"], truth["visitors"]
+    for key in ("visitors", "identified_visitors", "conflicting_visitors", "returning_visitors", "returning_buyers",
+                "stitched_visitors", "sessions_per_visitor", "stitched_digest", "first_session_digest"):
+        assert visitors[key] == want_visitors[key], f"{key}: marts {visitors[key]!r} != truth {want_visitors[key]!r}"
+    assert visitors["_map_visitors"] == want_visitors["identified_visitors"]
+    assert visitors["_fact_stitch_conflicts"] == 0
+    assert_conversions_match_truth(wh, truth)
+    assert_local_times(wh)
 
 
 def build_and_check(wh: Warehouse, *flags: str) -> str:
     out = wh.dbt("build", *flags)
-    assert "Completed successfully" in out, out[-4000:]
+    # warn-severity data tests (e.g. the monitors) end a good build with "Completed with N warnings"
+    ok = "Completed successfully" in out or (re.search(r"Completed with \d+ warnings?:", out) and " ERROR=0 " in out)
+    assert ok, out[-4000:]
     return out

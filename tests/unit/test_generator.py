@@ -21,7 +21,7 @@ import orjson
 import pytest
 from scipy import stats
 
-from dlt_pipeline.synthetic.design import OLD_SPLIT_IDS
+from dlt_pipeline.synthetic.design import OLD_SPLIT_IDS, page_event_design
 from dlt_pipeline.synthetic.generator import (
     ExperienceDesign,
     GeneratorConfig,
@@ -233,6 +233,7 @@ def verify(out: Path, account: int, spd: int, days: int, fpw: int) -> None:
     dm = defaultdict(float)
     by_day: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
     n_multi = 0
+    finals: dict[str, list[dict]] = defaultdict(list)
     for vs in versions.values():
         uniq = {v[3]["session_id"]: v for v in vs}  # exact repeats collapse
         n_multi += len(uniq) > 1
@@ -240,6 +241,7 @@ def verify(out: Path, account: int, spd: int, days: int, fpw: int) -> None:
         if len(uniq) > 1:  # re-emit: the open version sits in an earlier window's file
             assert best["is_closed"] == "t" or best["end_time"] == max(v[1] for v in uniq.values())
             assert max(uniq.values(), key=lambda v: v[2])[3] is best
+        finals[best["guid"].split(":", 1)[1]].append(best)
         d["sessions"] += 1
         d["converted_sessions"] += best["purchase_count"] > 0
         dm["revenue"] += best["session_value"]
@@ -260,6 +262,7 @@ def verify(out: Path, account: int, spd: int, days: int, fpw: int) -> None:
     for day, (n, rev) in by_day.items():
         assert t_d["by_day"][day]["sessions"] == n and close(t_d["by_day"][day]["revenue"], rev), day
     assert t_d["sessions"] == spd * days
+    check_visitor_truth(truth["visitors"], finals)
 
     # ---- scenario features present
     assert sum(len(v) - 1 for v in file_hashes.values()) == truth["extra"]["redelivered_files"] == 3
@@ -293,6 +296,62 @@ def verify(out: Path, account: int, spd: int, days: int, fpw: int) -> None:
         f"{truth['extra']['reemitted_sessions']} re-emits, {raw['capped_sessions']} capped lines, "
         f"{raw['unknown_field_sessions']} unknown-field lines, {pii} PII lines, day folders {day_dirs}"
     )
+
+
+def _digest(lines: list[str]) -> str:
+    total = sum(int.from_bytes(hashlib.blake2b(x.encode(), digest_size=8).digest(), "big") for x in lines)
+    return f"{total % 2**64:016x}"
+
+
+def check_visitor_truth(got: dict, finals: dict[str, list[dict]]) -> None:
+    """The ``visitors`` truth, recomputed from the surviving versions read back from the files (seed 7)."""
+    design_events = {str(e.event_id) for e in page_event_design(GeneratorConfig(seed=7)) if e.in_sessions}
+    want: Counter = Counter()
+    stitched, first, per_visitor, fired = [], [], Counter(), Counter()
+    for mid, sessions in finals.items():
+        sessions.sort(key=lambda x: x["start_time"])
+        per_visitor[str(len(sessions))] += 1
+        ids = {x[k] for x in sessions for k in ("customer_id", "customer_link") if x[k] is not None}
+        cids = [x["customer_id"] for x in sessions if x["customer_id"] is not None]
+        links = [x["customer_link"] for x in sessions if x["customer_link"] is not None]
+        want["visitors"] += 1
+        want["identified_visitors"] += bool(ids)
+        want["conflicting_visitors"] += len(ids) > 1
+        want["returning_visitors"] += len(sessions) > 1
+        want["returning_buyers"] += any(x["purchase_count"] > 0 for x in sessions[1:])
+        if cids or links:
+            want["stitched_visitors"] += 1
+            stitched.append(f"{mid}|{(cids or links)[-1]}")
+        first.append(f"{mid}|{sessions[0]['start_time']}")
+        for x in sessions:
+            fired.update(k for k in x["page_event_ids"] if k in design_events)
+    for key, value in want.items():
+        assert got[key] == value, (key, got[key], value)
+    assert got["sessions_per_visitor"] == dict(sorted(per_visitor.items(), key=lambda kv: int(kv[0])))
+    assert got["stitched_digest"] == _digest(stitched) and got["first_session_digest"] == _digest(first)
+    assert got["page_event_sessions"] == dict(fired)
+    assert 0 < want["conflicting_visitors"] < want["identified_visitors"] < want["visitors"]
+    assert 0 < want["returning_buyers"] < want["returning_visitors"]
+
+
+def test_new_vendor_fields_are_opt_in_and_counted(tmp_path: Path) -> None:
+    """new_vendor_field_share adds a scalar and an array the vendor table lacks, without moving any other byte."""
+    base = {k: v for _, v in iter_sessions(GeneratorConfig(sessions_per_day=400, seed=3)) for k in [v["session_id"]]}
+    truth = generate(tmp_path, sessions_per_day=400, seed=3, new_vendor_field_share=0.2)
+    sessions, with_field, items = 0, 0, 0
+    for _, s in iter_sessions(GeneratorConfig(sessions_per_day=400, seed=3, new_vendor_field_share=0.2)):
+        sessions += 1
+        tier, codes = s.pop("loyalty_tier", None), s.pop("coupon_codes", None)
+        assert s == base[s["session_id"]]  # everything else unchanged
+        assert (tier is None) == (codes is None)
+        if tier is not None:
+            assert tier in ("bronze", "silver", "gold") and codes and all(isinstance(c, str) for c in codes)
+            with_field += 1
+            items += len(codes)
+    assert sessions == len(base) == truth["dedup"]["sessions"]  # no re-emits: one line per session
+    assert truth["extra"]["new_vendor_field_sessions"] == with_field > 0
+    assert truth["extra"]["new_vendor_child_items"] == items > with_field
+    assert "new_vendor_field_sessions" not in generate(tmp_path / "plain", sessions_per_day=50, seed=3)["extra"]
 
 
 def check_helpers() -> None:

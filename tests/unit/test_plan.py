@@ -9,6 +9,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import dlt
 import pytest
 from support.data import days_ago, today
 
@@ -193,7 +194,7 @@ def test_first_run_starts_at_the_earliest_day_later_runs_at_the_look_back(planne
     assert planner.ledger_since == [days[0]]
 
     planner.last_loaded = days[2]
-    later, stats = planner(lookback_days=2)
+    later, stats = planner(lookback_days=2, completeness_days=0)  # the scan beyond it: test_completeness_scan_*
     assert stats.days == (days_ago(3), today()) and planner.ledger_since[-1] == days_ago(3)
     assert [c.path for c in later.files] == [paths[2]] and stats.listed == 1
     _, stats = planner(lookback_days=0)
@@ -209,9 +210,10 @@ def test_first_run_starts_at_the_earliest_day_later_runs_at_the_look_back(planne
 
 def test_an_empty_server_plans_nothing(planner: Planner, caplog: pytest.LogCaptureFixture) -> None:
     """No day folders at all (or only empty year and month folders): an empty plan and a warning, no error."""
-    assert planner() == (Plan(), RunStats())
-    (planner.root / "2026" / "11").mkdir(parents=True)
-    assert planner() == (Plan(), RunStats())
+    for _ in range(2):
+        result, stats = planner()
+        assert result == Plan() and (stats.days, stats.listed, stats.waiting) == (None, 0, [])
+        (planner.root / "2026" / "11").mkdir(parents=True, exist_ok=True)
     assert sum("no day folders" in r.getMessage() for r in caplog.records) == 2
 
 
@@ -281,3 +283,90 @@ def test_retries_reach_files_older_than_the_look_back(planner: Planner) -> None:
     assert [c.path for c in result.files] == [unreadable] and stats.days == (days_ago(3), today())
     result, _ = planner(retry_quarantined=True)
     assert [c.path for c in result.files] == [unreadable, quarantined]
+
+
+# --------------------------------------------------------------------------------------------------
+# the completeness scan beyond the look-back and the retention guard (remembered in dlt's local state)
+
+
+def _pipeline(tmp_path: Path) -> dlt.Pipeline:
+    """A pipeline with a working folder but no destination: its local state is all the planner uses of it."""
+    return dlt.pipeline("plan_scan_test", pipelines_dir=str(tmp_path / "pipelines"))
+
+
+def test_completeness_scan_finds_late_files_beyond_the_look_back_at_most_hourly(planner: Planner,
+                                                                                tmp_path: Path) -> None:
+    """A file that arrives in a folder older than the look-back (but within --completeness-days) joins the plan;
+    the scan lists those folders at most once an hour; --start-date runs and completeness_days 0 never scan."""
+    recent, late_day, too_old = days_ago(1), days_ago(5), days_ago(9)
+    planner.record(_file(planner.root, recent, _name(recent)), LOADED)
+    late = _file(planner.root, late_day, _name(late_day, "0300", 7))
+    _file(planner.root, too_old, _name(too_old, "0300", 8))
+    planner.last_loaded = recent
+    pipeline = _pipeline(tmp_path)
+
+    def run(**options: object) -> tuple[Plan, RunStats]:
+        stats = RunStats()
+        return plan_files(LocalTransport(planner.root), pipeline, LoadOptions(**options), stats), stats
+
+    assert run(completeness_days=0)[1].completeness_scan is None
+    found, stats = run(lookback_days=2)
+    assert [c.path for c in found.files] == [late] and (stats.listed, stats.skipped_known) == (2, 1)
+    scan = stats.completeness_scan
+    assert scan is not None and (scan.first, scan.last, scan.found) == (days_ago(6), days_ago(4), [late])
+    again, stats = run(lookback_days=2)  # within the hour: no scan, the late file waits for the next one
+    assert again.files == [] and stats.completeness_scan is None
+    pipeline.set_local_state_val(plan.SCAN_KEY, (datetime.now(UTC) - timedelta(minutes=61)).isoformat())
+    assert [c.path for c in run(lookback_days=2)[0].files] == [late]
+    assert run(start_date=recent)[1].completeness_scan is None
+
+
+def test_a_young_late_file_keeps_the_scan_due(planner: Planner, tmp_path: Path) -> None:
+    """A late file still being written is not loaded; the scan time is not remembered, so the next run looks again."""
+    recent, late_day = days_ago(1), days_ago(4)
+    planner.record(_file(planner.root, recent, _name(recent)), LOADED)
+    _file(planner.root, late_day, _name(late_day, "0300", 7), mtime=time.time())
+    planner.last_loaded = recent
+    pipeline = _pipeline(tmp_path)
+    for _ in range(2):
+        stats = RunStats()
+        result = plan_files(LocalTransport(planner.root), pipeline, LoadOptions(min_file_age_seconds=600), stats)
+        assert result.files == [] and len(stats.waiting) == 1 and stats.completeness_scan is not None
+
+
+def test_retention_guard_warns_on_unloaded_files_near_expiry_daily_and_while_at_risk(
+        planner: Planner, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Files 800 days old and not loaded: a warning with count, range and the backfill command; checked again on
+    every run while the risk lasts; once loaded, checked only on the first run of a UTC day."""
+    old1, old2 = days_ago(800), days_ago(799)
+    paths = [_file(planner.root, old1, _name(old1, "0100", 1)), _file(planner.root, old1, _name(old1, "0200", 2)),
+             _file(planner.root, old2, _name(old2, "0100", 3))]
+    _file(planner.root, days_ago(700), _name(days_ago(700)))  # not at risk yet
+    pipeline = _pipeline(tmp_path)
+    stats = RunStats()
+    plan_files(LocalTransport(planner.root), pipeline, LoadOptions(start_date=days_ago(1)), stats)
+    risk = stats.retention_risk
+    assert risk is not None and (risk.files, risk.first_day, risk.last_day, risk.days_left) == (3, old1, old2, 20)
+    assert f"--start-date {old1} --end-date {old2}" in caplog.text
+    listed: list[str] = []
+
+    class Counting(LocalTransport):
+        def list_dir(self, rel: str) -> list[RemoteEntry] | None:
+            listed.append(rel)
+            return super().list_dir(rel)
+
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(plan, "ledger_between", lambda _p, _a, _b: Ledger({p: LedgerEntry(LOADED, 1, None, "1")
+                                                                       for p in paths}))
+    try:
+        stats = RunStats()
+        plan_files(Counting(planner.root), pipeline, LoadOptions(start_date=days_ago(1)), stats)
+        assert stats.retention_risk is None and f"{old1:%Y/%m/%d}" in listed  # re-checked: the risk was known
+        listed.clear()
+        plan_files(Counting(planner.root), pipeline, LoadOptions(start_date=days_ago(1)), RunStats())
+        assert not any(rel.startswith(f"{old1:%Y}") and rel.count("/") == 2 for rel in listed)  # not again today
+    finally:
+        monkey.undo()
+    assert plan_files(LocalTransport(planner.root), _pipeline(tmp_path / "off"),
+                      LoadOptions(start_date=days_ago(1), retention_warn_days=0), stats := RunStats()) is not None
+    assert stats.retention_risk is None

@@ -50,6 +50,8 @@ EDGES_ACCEPTED = {
     "retries": (0,),
     "backoff": (0.0,),
     "timeout": (0.001,),
+    "completeness_days": (0, 820),
+    "retention_warn_days": (0, 819),
 }
 JUST_OUTSIDE = {
     "lookback_days": (-1, MAX_LOOKBACK_DAYS + 1),
@@ -60,6 +62,8 @@ JUST_OUTSIDE = {
     "retries": (-1,),
     "backoff": (-0.001, float("inf")),
     "timeout": (0, float("nan"), float("inf")),
+    "completeness_days": (-1, 821),
+    "retention_warn_days": (-1, 820),
 }
 
 

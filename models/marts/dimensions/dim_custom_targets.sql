@@ -1,4 +1,12 @@
-{{ config(materialized='table') }}
+{{
+  config(
+    materialized='table',
+    contract=monetate_contract(),
+    indexes=monetate_postgres_indexes([{'columns': ['target_id'], 'unique': true}]),
+    dist='all',
+    sort=['target_id']
+  )
+}}
 {#-
   One row per custom target id seen in the session data or known to the Metadata API; unknown ids keep their
   row. `is_personal_data` marks the targets the API flags as identifiers or person-id collectors: the loader's
@@ -23,22 +31,28 @@ ids as (
     union
     select target_id from metadata
 
+),
+
+final as (
+
+    select
+        ids.target_id,
+        metadata.target_title,
+        metadata.target_description,
+        metadata.is_identifier,
+        metadata.collects_person_id,
+        case
+            when metadata.is_identifier or metadata.collects_person_id then true
+            when metadata.target_id is not null then false
+        end as is_personal_data,
+        case when metadata.target_id is not null then true else false end as has_metadata,
+        case when session_targets.target_id is not null then true else false end as is_seen_in_sessions
+    from ids
+    left join metadata
+        on ids.target_id = metadata.target_id
+    left join session_targets
+        on ids.target_id = session_targets.target_id
+
 )
 
-select
-    ids.target_id,
-    metadata.target_title,
-    metadata.target_description,
-    metadata.is_identifier,
-    metadata.collects_person_id,
-    case
-        when metadata.is_identifier or metadata.collects_person_id then true
-        when metadata.target_id is not null then false
-    end as is_personal_data,
-    case when metadata.target_id is not null then true else false end as has_metadata,
-    case when session_targets.target_id is not null then true else false end as is_seen_in_sessions
-from ids
-left join metadata
-    on ids.target_id = metadata.target_id
-left join session_targets
-    on ids.target_id = session_targets.target_id
+select {{ monetate_contract_columns() }} from final

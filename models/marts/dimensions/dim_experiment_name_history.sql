@@ -1,4 +1,12 @@
-{{ config(materialized='table') }}
+{{
+  config(
+    materialized='table',
+    contract=monetate_contract(),
+    indexes=monetate_postgres_indexes([{'columns': ['experience_id', 'name_version'], 'unique': true}]),
+    dist='all',
+    sort=['experience_id']
+  )
+}}
 {#-
   The names an experience has had: one row per period with one name (consecutive versions of the experience
   summary that changed something else, such as its status, collapse into one period). `valid_from` is the time
@@ -49,10 +57,16 @@ final as (
     from numbered
     group by experience_id, name_version
 
+),
+
+published as (
+
+    select
+        final.*,
+        case when valid_to is null then true else false end as is_current_name,
+        case when name_version = 1 then true else false end as is_first_name
+    from final
+
 )
 
-select
-    final.*,
-    case when valid_to is null then true else false end as is_current_name,
-    case when name_version = 1 then true else false end as is_first_name
-from final
+select {{ monetate_contract_columns('published') }} from published

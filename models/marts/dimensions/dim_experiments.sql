@@ -1,4 +1,12 @@
-{{ config(materialized='table') }}
+{{
+  config(
+    materialized='table',
+    contract=monetate_contract(),
+    indexes=monetate_postgres_indexes([{'columns': ['experience_id'], 'unique': true}]),
+    dist='all',
+    sort=['experience_id']
+  )
+}}
 {#-
   One row per experience the Metadata API knows (from its experience summaries, or only through the variant
   endpoint when the summary is missing): current name, type, status, times, tags and goal names of the chosen
@@ -97,4 +105,4 @@ final as (
 
 )
 
-select * from final
+select {{ monetate_contract_columns() }} from final

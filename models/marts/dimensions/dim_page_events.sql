@@ -1,4 +1,12 @@
-{{ config(materialized='table') }}
+{{
+  config(
+    materialized='table',
+    contract=monetate_contract(),
+    indexes=monetate_postgres_indexes([{'columns': ['page_event_id'], 'unique': true}]),
+    dist='all',
+    sort=['page_event_id']
+  )
+}}
 {#- One row per page event id seen in the session data or known to the Metadata API; unknown ids keep their row. -#}
 with session_events as (
 
@@ -19,15 +27,21 @@ ids as (
     union
     select page_event_id from metadata
 
+),
+
+final as (
+
+    select
+        ids.page_event_id,
+        metadata.page_event_title,
+        case when metadata.page_event_id is not null then true else false end as has_metadata,
+        case when session_events.page_event_id is not null then true else false end as is_seen_in_sessions
+    from ids
+    left join metadata
+        on ids.page_event_id = metadata.page_event_id
+    left join session_events
+        on ids.page_event_id = session_events.page_event_id
+
 )
 
-select
-    ids.page_event_id,
-    metadata.page_event_title,
-    case when metadata.page_event_id is not null then true else false end as has_metadata,
-    case when session_events.page_event_id is not null then true else false end as is_seen_in_sessions
-from ids
-left join metadata
-    on ids.page_event_id = metadata.page_event_id
-left join session_events
-    on ids.page_event_id = session_events.page_event_id
+select {{ monetate_contract_columns() }} from final

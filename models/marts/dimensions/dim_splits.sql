@@ -1,4 +1,12 @@
-{{ config(materialized='table') }}
+{{
+  config(
+    materialized='table',
+    contract=monetate_contract(),
+    indexes=monetate_postgres_indexes([{'columns': ['split_id'], 'unique': true}, {'columns': ['experience_id']}]),
+    dist='all',
+    sort=['split_id']
+  )
+}}
 {#-
   One row per split id seen in the session data (`offers`) or known to the Metadata API. Ids the API does not
   know (old, deleted experiences) keep their row with empty names and `has_metadata` false; ids only the API
@@ -54,4 +62,4 @@ final as (
 
 )
 
-select * from final
+select {{ monetate_contract_columns() }} from final

@@ -1,4 +1,12 @@
-{{ config(materialized='table') }}
+{{
+  config(
+    materialized='table',
+    contract=monetate_contract(),
+    indexes=monetate_postgres_indexes([{'columns': ['experience_key', 'visitor_id']}, {'columns': ['experience_id']}, {'columns': ['split_id']}]),
+    dist='even',
+    sort=['experience_key', 'split_id']
+  )
+}}
 {#-
   One row per (experience, visitor): the split the visitor was assigned, when it was first exposed, and its
   outcomes from the first exposure on and in the `experiment_pre_period_days` before it.
@@ -112,4 +120,4 @@ final as (
 
 )
 
-select * from final
+select {{ monetate_contract_columns() }} from final

@@ -1,4 +1,12 @@
-{{ config(materialized='table') }}
+{{
+  config(
+    materialized='table',
+    contract=monetate_contract(),
+    indexes=monetate_postgres_indexes([{'columns': ['experience_id']}, {'columns': ['split_id']}]),
+    dist='even',
+    sort=['experience_key', 'split_id']
+  )
+}}
 {#-
   One row per (experience, split): additive sums per metric, the derived per-split figures, the comparison with
   the experience's control (lift, CI, p-value), CUPED, the sample-ratio-mismatch check and a readout warning.
@@ -29,4 +37,4 @@ multi as (
 
 {{ experiment_readout('visitors', 'splits', 'multi') }}
 
-select * from final
+select {{ monetate_contract_columns() }} from final

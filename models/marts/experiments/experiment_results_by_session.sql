@@ -1,4 +1,12 @@
-{{ config(materialized='table') }}
+{{
+  config(
+    materialized='table',
+    contract=monetate_contract(),
+    indexes=monetate_postgres_indexes([{'columns': ['experience_id']}, {'columns': ['split_id']}]),
+    dist='even',
+    sort=['experience_key', 'split_id']
+  )
+}}
 {#-
   Session-level figures per (experience, split), the way the vendor's own experience reports count: every
   (non-stealth, non-capped by default) session that saw the split, with its whole-session outcome, and the
@@ -187,4 +195,4 @@ final as (
 
 )
 
-select * from final
+select {{ monetate_contract_columns() }} from final

@@ -1,4 +1,12 @@
-{{ config(materialized='table') }}
+{{
+  config(
+    materialized='table',
+    contract=monetate_contract(),
+    indexes=monetate_postgres_indexes([{'columns': ['experience_id', 'readout_date']}, {'columns': ['split_id']}]),
+    dist='even',
+    sort=['readout_date', 'experience_key', 'split_id']
+  )
+}}
 {#-
   experiment_results per day: one row per (experience, split, readout_date), every figure computed on what was
   known at the end of that UTC day (cumulative): the visitors whose first exposure session started on or before it, their outcomes up to
@@ -167,4 +175,4 @@ multi as (
 
 {{ experiment_readout('visitors', 'splits', 'multi', keys=['readout_date']) }}
 
-select * from final
+select {{ monetate_contract_columns() }} from final

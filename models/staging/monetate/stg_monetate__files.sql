@@ -19,6 +19,7 @@ renamed as (
         cast({{ monetate_col(raw, 'rejected_lines', 'bigint') }} as bigint) as rejected_lines,
         {{ monetate_col(raw, 'status', 'varchar') }} as file_status,
         {{ monetate_col(raw, 'reason', 'varchar') }} as reason,
+        {{ monetate_col(raw, 'sha256', 'varchar') }} as sha256,
         {{ monetate_col(raw, 'load_id', 'varchar') }} as file_load_id,
         {{ to_utc_timestamp(monetate_col(raw, 'loaded_at', 'timestamp')) }} as loaded_at,
         {{ monetate_col(raw, '_dlt_load_id', 'varchar') }} as load_id

@@ -71,6 +71,11 @@ renamed as (
         {{ to_utc_timestamp(monetate_col(raw, '_source_window_start', 'timestamp')) }} as source_window_start_at,
         cast({{ monetate_col(raw, '_source_line', 'bigint') }} as bigint) as source_line
 
+        -- passthrough: scalar fields the vendor added later, typed as loaded (macros/vendor_extras.sql)
+        {%- for name in monetate_extra_session_columns() %}
+        , {{ adapter.quote(name) }} as extra_{{ name }}
+        {%- endfor %}
+
     from source
 
 )

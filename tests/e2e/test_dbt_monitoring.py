@@ -1,0 +1,76 @@
+"""The dbt monitors on one small DuckDB build: a deliberately missing window and a day whose volume collapses.
+
+Only the monitors and what they read are built (`+monitor_*`, cautious test selection), so this costs seconds, not
+a full `dbt build`. Expected values come from the files left on disk and the generator's per-file truth.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from support.data import generate_cli
+from support.dbt import Warehouse
+
+from dlt_pipeline.synthetic.generator import session_stream_root
+
+START = date(2026, 9, 1)
+DAYS = 8
+GONE_WINDOW = "2026/09/03/20260903T1200"
+"""Every file of this window is removed: the missing window."""
+DROP_DAY = date(2026, 9, 8)
+"""Files of this day from 06:00 on are removed: files exist, the volume collapses."""
+
+
+@pytest.mark.timeout(600)
+def test_monitors_flag_the_missing_window_and_the_volume_drop(tmp_path: Path) -> None:
+    truth = generate_cli(tmp_path / "gen", "--start-date", START.isoformat(), "--days", str(DAYS),
+                         "--sessions-per-day", "300", "--files-per-window", "1", "--seed", "5")
+    root = session_stream_root(tmp_path / "gen", 1234)
+    sessions_of = {f["path"]: f["sessions"] for f in truth["files"]}
+    for path in sessions_of:
+        day_folder, name = path.rsplit("/", 1)
+        late_on_drop_day = day_folder == f"{DROP_DAY:%Y/%m/%d}" and name[9:13] >= "0600"
+        if path.startswith(GONE_WINDOW) or late_on_drop_day:
+            (root / path).unlink()
+    kept = {p.relative_to(root).as_posix() for p in root.rglob("*.json.gz")}
+    assert any(p.startswith(GONE_WINDOW[:10]) for p in kept) and not any(p.startswith(GONE_WINDOW) for p in kept)
+
+    wh = Warehouse(tmp_path / "wh", "duckdb", name="mon")
+    wh.load(root, "--start-date", "2026-08-01")
+    out = wh.dbt("build", "--select", "+monitor_window_completeness", "+monitor_daily_volume",
+                 "--indirect-selection", "cautious")
+    assert "monitor_no_missing_window_older_than_2_hours" in out and "monitor_no_daily_volume_drop_beyond_4_sd" in out
+    assert "WARN=2" in out and "ERROR=0" in out, out[-3000:]
+
+    # completeness: exactly the windows without a file are missing, from the first to the latest delivered window
+    starts = {datetime.strptime(p.rsplit("/", 1)[1][:15], "%Y%m%dT%H%M%S") for p in kept}
+    first, last = min(starts), max(starts)
+    spine = {first + timedelta(minutes=15 * i) for i in range(int((last - first).total_seconds()) // 900 + 1)}
+    rows = wh.query("select window_start_at, files, sessions, is_missing, is_overdue "
+                    "from {mart}.monitor_window_completeness")
+    assert {r[0] for r in rows} == spine
+    assert {r[0] for r in rows if r[3]} == spine - starts
+    assert datetime(2026, 9, 3, 12) in {r[0] for r in rows if r[3] and r[4]}
+    by_window: dict[datetime, int] = defaultdict(int)
+    for path in kept:
+        by_window[datetime.strptime(path.rsplit("/", 1)[1][:15], "%Y%m%dT%H%M%S")] += sessions_of[path]
+    assert {r[0]: int(r[2]) for r in rows if not r[3]} == dict(by_window)
+
+    # daily volume: sessions per day folder, z-score against the trailing days (the day itself excluded)
+    per_day: dict[date, int] = defaultdict(int)
+    for path in kept:
+        per_day[date(*map(int, path.split("/")[:3]))] += sessions_of[path]
+    volume = {d: (int(n), int(t), z, drop) for d, n, t, z, drop in wh.query(
+        "select volume_date, sessions, trailing_days, z_score, is_volume_drop from {mart}.monitor_daily_volume")}
+    assert {d: v[0] for d, v in volume.items()} == dict(per_day)
+    for day, (_, trailing, z, drop) in volume.items():
+        earlier = [per_day[d] for d in per_day if day - timedelta(days=28) <= d < day]
+        assert trailing == len(earlier)
+        want = ((per_day[day] - statistics.mean(earlier)) / statistics.stdev(earlier)) if len(earlier) >= 7 else None
+        assert z == (None if want is None else pytest.approx(want)), day
+        assert drop == (want is not None and want < -4), day
+    assert volume[DROP_DAY][1] == 7 and volume[DROP_DAY][3], "the cut day is flagged with exactly 7 trailing days"
