@@ -4,6 +4,9 @@
     incremental_strategy='delete+insert',
     unique_key='session_key',
     on_schema_change='append_new_columns',
+    indexes=monetate_postgres_indexes([{'columns': ['session_key']}]),
+    dist='session_key',
+    sort=['table_name'],
     pre_hook="{{ monetate_delete_affected_sessions() }}"
   )
 }}

@@ -3,7 +3,11 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='session_key',
-    on_schema_change='append_new_columns'
+    on_schema_change='append_new_columns',
+    indexes=monetate_postgres_indexes([{'columns': ['session_key'], 'unique': true}, {'columns': ['session_date']},
+                                       {'columns': ['monetate_id']}]),
+    dist='session_key',
+    sort=['session_date']
   )
 }}
 {#-

@@ -5,6 +5,9 @@
     unique_key='monetate_id',
     on_schema_change='append_new_columns',
     contract=monetate_contract(),
+    indexes=monetate_postgres_indexes([{'columns': ['monetate_id']}, {'columns': ['customer_id']}]),
+    dist='monetate_id',
+    sort=['monetate_id'],
     pre_hook="{{ monetate_delete_affected_visitors() }}"
   )
 }}

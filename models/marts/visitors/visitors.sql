@@ -4,7 +4,10 @@
     incremental_strategy='delete+insert',
     unique_key='monetate_id',
     on_schema_change='append_new_columns',
-    contract=monetate_contract()
+    contract=monetate_contract(),
+    indexes=monetate_postgres_indexes([{'columns': ['monetate_id'], 'unique': true}]),
+    dist='monetate_id',
+    sort=['monetate_id']
   )
 }}
 {#-
