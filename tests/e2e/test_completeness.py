@@ -85,6 +85,32 @@ def test_check_names_a_missing_window_and_exits_7_until_it_is_delivered_and_load
     assert code == 7 and report["totals"]["files_overdue"] == 1
 
 
+def test_check_reads_the_ledger_in_postgres(sshd: Any, postgres: Any, tmp_path: Path) -> None:
+    """The same comparison against a PostgreSQL ledger: a missing window and a quarantined file give exit 7 with
+    their reasons; once the window is delivered and loaded and the bad file replaced, exit 0."""
+    data, day = tmp_path / "sftp", days_ago(2)
+    root, target = session_stream_root(data, ACCOUNT), Target(tmp_path / "w", postgres=postgres, dataset="check_pg")
+    _write(data, day, [w for w in range(96) if w not in (13, 40)], 5_000_000)
+    bad = root / f"{day:%Y/%m/%d}" / f"{day:%Y%m%d}T{_hhmm(40)}00.000Z_PT15M-1764000777777.json.gz"
+    bad.write_bytes(b"not gzip")
+    os.utime(bad, (THREE_HOURS_AGO, THREE_HOURS_AGO))
+    loaded = target.run(*sftp_args(sshd, root))
+    assert loaded.returncode == 3 and summary(loaded.stdout)["loaded"] == 94, explain(loaded)
+    span = ("--start-date", day.isoformat(), "--end-date", day.isoformat())
+
+    code, report = _check_json(target, sshd, root, *span)
+    assert code == 7 and report["missing_windows"] == [f"{day}T03:15:00Z"], report
+    assert [(n["path"].rsplit("/", 1)[1], n["reason"]) for n in report["not_loaded"]] == [
+        (bad.name, "quarantined")], report
+
+    bad.unlink()
+    _write(data, day, [13, 40], 5_000_000)
+    again = target.run(*sftp_args(sshd, root))
+    assert again.returncode == 0 and summary(again.stdout)["loaded"] == 2, explain(again)
+    code, report = _check_json(target, sshd, root, *span)
+    assert code == 0 and report["missing_windows"] == [] and report["not_loaded"] == [], report
+
+
 def test_file_delivered_after_the_look_back_is_found_by_the_completeness_scan_once(sshd: Any,
                                                                                     site: dict[str, Any]) -> None:
     """A file lands in a day folder five days back, beyond a one-day look-back: the next run's completeness scan
