@@ -21,8 +21,7 @@ A 403 raises `MetadataApiRevoked` (a person must issue a new key); anything else
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from dlt_pipeline.lazy_exports import lazy_getattr
 
 __all__ = ["MetadataApiConfig", "MetadataApiError", "MetadataApiRevoked", "MetadataConfigError", "TABLES",
            "api_client", "load_config", "monetate_metadata"]
@@ -34,9 +33,4 @@ _HOME = {"MetadataApiConfig": "config", "MetadataConfigError": "config", "load_c
 a refresh needs dlt's REST client and requests (docs/benchmark.md)."""
 
 
-def __getattr__(name: str) -> Any:  # noqa: ANN401
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _HOME)

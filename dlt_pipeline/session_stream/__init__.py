@@ -18,8 +18,7 @@ new; a late file loads once.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from dlt_pipeline.lazy_exports import lazy_getattr
 
 __all__ = ["LoadOptions", "RunStats", "SftpCredentials", "session_stream", "session_stream_resource"]
 
@@ -29,9 +28,4 @@ _HOME = {"LoadOptions": "options", "RunStats": "run_stats", "SftpCredentials": "
 imports only the ledger and listing modules, not the parser, Arrow and dlt's extract machinery (docs/benchmark.md)."""
 
 
-def __getattr__(name: str) -> Any:  # noqa: ANN401
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _HOME)
