@@ -11,25 +11,99 @@
   The look-back only widens the set (a safety margin for loads that commit out of order or clock skew).
 -#}
 
+{#-
+  The watermark: latest loaded_at in this model minus var mart_lookback_hours. On incremental runs it is read
+  once when the model is compiled and written into the SQL as a constant: DuckDB skips row groups only for
+  constant bounds (a bound behind a nested subquery makes it read every row of history), and PostgreSQL plans an
+  index range scan. var monetate_inline_watermark=false keeps it a subquery (dbt unit tests, whose `this` is a
+  fixture that cannot be queried at compile time).
+-#}
 {% macro monetate_mart_watermark() -%}
   {%- set latest = 'coalesce(max(loaded_at), ' ~ dbt.cast("'1900-01-01 00:00:00'", dbt.type_timestamp()) ~ ')' -%}
-  (
-    select {{ dbt.dateadd('hour', -1 * var('mart_lookback_hours', 1), latest) }}
-    from {{ this }}
-  )
+  {%- set watermark_sql -%}
+    select {{ dbt.dateadd('hour', -1 * var('mart_lookback_hours', 1), latest) }} from {{ this }}
+  {%- endset -%}
+  {%- if execute and is_incremental() and var('monetate_inline_watermark', true) -%}
+    {%- set value = run_query(watermark_sql).columns[0].values()[0] -%}
+    {{ dbt.cast("'" ~ value ~ "'", dbt.type_timestamp()) }}
+  {%- else -%}
+    ({{ watermark_sql }})
+  {%- endif -%}
 {%- endmacro %}
 
+{#-
+  The oldest load that wrote the surviving version of an affected session ('' when unknown): every row a mart
+  re-derives, and every child row it reads, comes from that load or a later one. Appended in load order, the raw
+  child tables are then read from that load on only. Read at compile time like the watermark.
+-#}
+{% macro monetate_min_affected_load_id() -%}
+  {%- if execute and is_incremental() and var('monetate_inline_watermark', true) -%}
+    {%- set query -%}
+      select min(load_id) from {{ ref('int_monetate__sessions_deduped') }}
+      where version_loaded_at > {{ monetate_mart_watermark() }}
+    {%- endset -%}
+    {%- set value = run_query(query).columns[0].values()[0] -%}
+    {{ return(value if value is not none else '') }}
+  {%- endif -%}
+  {{ return('') }}
+{%- endmacro %}
+
+{#- ` and <column> >= '<oldest affected load>'` on incremental runs when that load is known, else nothing. -#}
+{% macro monetate_load_id_bound(column='load_id') -%}
+  {%- set oldest = monetate_min_affected_load_id() -%}
+  {%- if oldest %} and {{ column }} >= '{{ oldest }}'{% endif -%}
+{%- endmacro %}
+
+{#- Completed loads not yet in int_monetate__session_versions (this model): the rows a run appends. -#}
+{% macro monetate_versions_new_loads() -%}
+  select load_id, loaded_at
+  from {{ ref('stg_monetate__loads') }}
+  where is_completed
+  {%- if is_incremental() %}
+    and loaded_at > {{ monetate_mart_watermark() }}
+    and load_id not in (
+        select distinct load_id from {{ this }} where loaded_at > {{ monetate_mart_watermark() }}
+    )
+  {%- endif %}
+{%- endmacro %}
+
+{#- pre-hook of int_monetate__session_versions: a file a new load brings again replaces its earlier rows. -#}
+{% macro monetate_versions_drop_reloaded_files() -%}
+  {%- if is_incremental() -%}
+    delete from {{ this }}
+    where source_path in (
+        select source_path from {{ ref('stg_monetate__sessions') }}
+        where load_id in (select load_id from ({{ monetate_versions_new_loads() }}) new_loads)
+    )
+  {%- endif -%}
+{%- endmacro %}
+
+{#- The deduplication's own filter: every version of each session with a line loaded after its watermark. -#}
+{% macro monetate_dedup_incremental_filter() -%}
+  {%- if is_incremental() -%}
+    session_key in (
+        select session_key from {{ ref('int_monetate__session_versions') }}
+        where loaded_at > {{ monetate_mart_watermark() }}
+    )
+  {%- else -%}
+    1 = 1
+  {%- endif -%}
+{%- endmacro %}
+
+{#- Sessions with a line loaded after the watermark: their newest version's load time is after it. The rows the
+    deduplication just re-derived are the newest of its table, so this filter reads only those (DuckDB skips the
+    older row groups; PostgreSQL uses the index on version_loaded_at). -#}
 {% macro monetate_affected_session_keys() -%}
   select session_key
-  from {{ ref('int_monetate__session_versions') }}
-  where loaded_at > {{ monetate_mart_watermark() }}
+  from {{ ref('int_monetate__sessions_deduped') }}
+  where version_loaded_at > {{ monetate_mart_watermark() }}
 {%- endmacro %}
 
-{#- `where` condition restricting a mart's input to affected sessions on incremental runs. -#}
-{% macro monetate_incremental_filter(key_column='session_key') -%}
-  {%- set versions = ref('int_monetate__session_versions') -%}
+{#- `where` condition restricting a mart's input (any model carrying the session's version_loaded_at) to the
+    affected sessions on incremental runs. -#}
+{% macro monetate_incremental_filter(column='version_loaded_at') -%}
   {%- if is_incremental() -%}
-    {{ key_column }} in ({{ monetate_affected_session_keys() }})
+    {{ column }} > {{ monetate_mart_watermark() }}{{ monetate_load_id_bound() }}
   {%- else -%}
     1 = 1
   {%- endif -%}
@@ -39,5 +113,18 @@
 {% macro monetate_delete_affected_sessions() -%}
   {%- if is_incremental() -%}
     delete from {{ this }} where session_key in ({{ monetate_affected_session_keys() }})
+  {%- endif -%}
+{%- endmacro %}
+
+{#- Incremental runs of a model whose table predates a column the incremental path relies on (an upgrade) stop
+    with one line saying what to do, instead of filtering on a column that is NULL in the older rows. -#}
+{% macro monetate_require_columns(columns) -%}
+  {%- if execute and is_incremental() and var('monetate_introspect', true) -%}
+    {%- set have = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {%- set missing = columns | reject('in', have) | list -%}
+    {%- if missing -%}
+      {{ exceptions.raise_compiler_error(this ~ " was built by an older version of this project (no column " ~
+         missing | join(', ') ~ "): run `dbt build --full-refresh` once to rebuild it.") }}
+    {%- endif -%}
   {%- endif -%}
 {%- endmacro %}

@@ -8,7 +8,7 @@
 {% if conversions | length > 0 -%}
 with events as (
 
-    select session_row_id, session_id, session_key, page_event_id, first_seen_at, loaded_at
+    select session_row_id, session_id, session_key, page_event_id, first_seen_at, load_id, loaded_at, version_loaded_at
     from {{ ref('int_monetate__page_events') }}
     where page_event_id in (
         {%- for c in conversions %}'{{ c['page_event_id'] }}'{{ ", " if not loop.last }}{% endfor -%}
@@ -36,12 +36,14 @@ final as (
         conversions.conversion_name,
         events.page_event_id,
         min(events.first_seen_at) as first_fired_at,
-        max(events.loaded_at) as loaded_at
+        events.load_id,
+        max(events.loaded_at) as loaded_at,
+        max(events.version_loaded_at) as version_loaded_at
     from events
     inner join conversions
         on events.page_event_id = conversions.page_event_id
     group by events.session_row_id, events.session_id, events.session_key, conversions.conversion_name,
-        events.page_event_id
+        events.page_event_id, events.load_id
 
 )
 
@@ -54,6 +56,8 @@ select
     cast(null as {{ dbt.type_string() }}) as conversion_name,
     cast(null as {{ dbt.type_string() }}) as page_event_id,
     cast(null as {{ dbt.type_timestamp() }}) as first_fired_at,
-    cast(null as {{ dbt.type_timestamp() }}) as loaded_at
+    cast(null as {{ dbt.type_string() }}) as load_id,
+    cast(null as {{ dbt.type_timestamp() }}) as loaded_at,
+    cast(null as {{ dbt.type_timestamp() }}) as version_loaded_at
 where 1 = 0
 {%- endif %}

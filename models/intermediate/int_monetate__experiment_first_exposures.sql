@@ -1,4 +1,4 @@
-{{ config(materialized='table', post_hook="{{ monetate_analyze_relation(this) }}") }}
+{{ config(materialized='table', tags=['experiment_readout'], post_hook="{{ monetate_analyze_relation(this) }}") }}
 {#-
   One row per (experience, visitor): the visitor's first exposure to the experience (split, session, time) and how
   many splits of it the visitor saw. The re-grain step of `experiment_exposures`, kept as its own table so that

@@ -7,7 +7,8 @@ with child as (
 
 sessions as (
 
-    select session_row_id, session_id, session_key, loaded_at from {{ ref('int_monetate__sessions_deduped') }}
+    select session_row_id, session_id, session_key, loaded_at, version_loaded_at
+    from {{ ref('int_monetate__sessions_deduped') }}
 
 ),
 
@@ -23,7 +24,9 @@ final as (
         child.purchase_value,
         child.purchased_at,
         child.purchased_ms,
-        sessions.loaded_at
+        child.load_id,
+        sessions.loaded_at,
+        sessions.version_loaded_at
     from child
     inner join sessions
         on child.session_row_id = sessions.session_row_id

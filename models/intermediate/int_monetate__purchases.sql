@@ -7,7 +7,8 @@ with child as (
 
 sessions as (
 
-    select session_row_id, session_id, session_key, loaded_at from {{ ref('int_monetate__sessions_deduped') }}
+    select session_row_id, session_id, session_key, loaded_at, version_loaded_at
+    from {{ ref('int_monetate__sessions_deduped') }}
 
 ),
 
@@ -21,7 +22,9 @@ final as (
         child.list_index,
         child.purchase_id,
         child.purchase_value,
-        sessions.loaded_at
+        child.load_id,
+        sessions.loaded_at,
+        sessions.version_loaded_at
     from child
     inner join sessions
         on child.session_row_id = sessions.session_row_id

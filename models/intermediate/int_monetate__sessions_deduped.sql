@@ -11,6 +11,8 @@
   Materialized as an incremental table (delete+insert on session_key), like the marts: a run re-ranks
   only the sessions that have a version loaded since the last run (all of their versions, old and new),
   so its many grain tests and every downstream model read a table instead of re-running the window.
+  version_loaded_at (the load time of the session's newest version) is what the marts' incremental filter reads:
+  the rows a run re-derives are the newest of the table, so that filter skips the older ones.
 -#}
 {{
   config(
@@ -18,14 +20,18 @@
     incremental_strategy='delete+insert',
     unique_key='session_key',
     on_schema_change='append_new_columns',
+    indexes=monetate_postgres_indexes([{'columns': ['session_key']}, {'columns': ['version_loaded_at']},
+                                       {'columns': ['monetate_id']}]),
     post_hook="{{ monetate_analyze_relation(this) }}"
   )
 }}
 
+{{ monetate_require_columns(['monetate_id', 'version_loaded_at']) }}
+
 with versions as (
 
     select * from {{ ref('int_monetate__session_versions') }}
-    where {{ monetate_incremental_filter('session_key') }}
+    where {{ monetate_dedup_incremental_filter() }}
 
 ),
 
@@ -34,6 +40,7 @@ ranked as (
     select
         session_row_id,
         count(*) over (partition by guid, start_time_ms) as version_count,
+        max(loaded_at) over (partition by guid, start_time_ms) as version_loaded_at,
         row_number() over (
             partition by guid, start_time_ms
             order by
@@ -52,7 +59,8 @@ surviving as (
 
     select
         versions.*,
-        ranked.version_count
+        ranked.version_count,
+        ranked.version_loaded_at
     from versions
     inner join ranked
         on versions.session_row_id = ranked.session_row_id

@@ -25,7 +25,7 @@ final as (
         sessions.session_id,
         sessions.session_key,
         sessions.guid,
-        {{ monetate_id_from_guid('sessions.guid') }} as monetate_id,
+        sessions.monetate_id,
         sessions.account_id,
         sessions.customer_id,
         sessions.customer_link,
@@ -91,7 +91,8 @@ final as (
         sessions.source_path,
         sessions.source_line,
         sessions.load_id,
-        sessions.loaded_at
+        sessions.loaded_at,
+        sessions.version_loaded_at
 
         {#- passthrough: scalar fields the vendor added later (macros/vendor_extras.sql) #}
         {{- monetate_extra_columns_select('sessions.') }}

@@ -7,7 +7,8 @@ with child as (
 
 sessions as (
 
-    select session_row_id, session_id, session_key, loaded_at from {{ ref('int_monetate__sessions_deduped') }}
+    select session_row_id, session_id, session_key, loaded_at, version_loaded_at
+    from {{ ref('int_monetate__sessions_deduped') }}
 
 ),
 
@@ -22,7 +23,9 @@ final as (
         child.product_id,
         child.sku,
         child.viewed_at,
-        sessions.loaded_at
+        child.load_id,
+        sessions.loaded_at,
+        sessions.version_loaded_at
     from child
     inner join sessions
         on child.session_row_id = sessions.session_row_id

@@ -5,7 +5,7 @@
     unique_key='session_key',
     on_schema_change='append_new_columns',
     contract=monetate_contract(),
-    indexes=monetate_postgres_indexes([{'columns': ['session_key']}, {'columns': ['session_date']}, {'columns': ['split_id']}]),
+    indexes=monetate_postgres_indexes([{'columns': ['loaded_at']}, {'columns': ['session_key']}, {'columns': ['session_date']}, {'columns': ['split_id']}]),
     dist='session_key',
     sort=['session_date', 'split_id'],
     pre_hook="{{ monetate_delete_affected_sessions() }}",
@@ -18,19 +18,19 @@
   built now and refreshed on every other row by the post-hook, so names are always the current ones
   (macros/monetate_names.sql). Split ids are cast to bigint, the type of every id in the dimensions.
 -#}
--- depends_on: {{ ref('int_monetate__session_versions') }}
+-- depends_on: {{ ref('int_monetate__sessions_deduped') }}
 
 with offers as (
 
     select * from {{ ref('int_monetate__offers') }}
-    where {{ monetate_incremental_filter('session_key') }}
+    where {{ monetate_incremental_filter() }}
 
 ),
 
 sessions as (
 
     select * from {{ ref('int_monetate__sessions_enriched') }}
-    where {{ monetate_incremental_filter('session_key') }}
+    where {{ monetate_incremental_filter() }}
 
 ),
 
@@ -40,7 +40,7 @@ purchases as (
         that give sessions_fact.last_purchase_at) -#}
     select session_id, max(purchased_at) as last_purchased_at
     from {{ ref('int_monetate__purchase_lines') }}
-    where {{ monetate_incremental_filter('session_key') }}
+    where {{ monetate_incremental_filter() }}
     group by session_id
 
 ),
@@ -49,7 +49,7 @@ purchase_lines as (
 
     select session_id, purchased_at, purchase_value
     from {{ ref('int_monetate__purchase_lines') }}
-    where {{ monetate_incremental_filter('session_key') }}
+    where {{ monetate_incremental_filter() }}
 
 ),
 

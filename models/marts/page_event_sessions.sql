@@ -5,7 +5,7 @@
     unique_key='session_key',
     on_schema_change='append_new_columns',
     contract=monetate_contract(),
-    indexes=monetate_postgres_indexes([{'columns': ['session_key']}, {'columns': ['session_date']}, {'columns': ['page_event_id']}]),
+    indexes=monetate_postgres_indexes([{'columns': ['loaded_at']}, {'columns': ['session_key']}, {'columns': ['session_date']}, {'columns': ['page_event_id']}]),
     dist='session_key',
     sort=['session_date', 'page_event_id'],
     pre_hook="{{ monetate_delete_affected_sessions() }}",
@@ -16,19 +16,19 @@
   One row per (session, page event): funnels and event-based conversion without joins in a BI tool. Facts are
   incremental like offer_exposure; the title is refreshed on every build (macros/monetate_names.sql).
 -#}
--- depends_on: {{ ref('int_monetate__session_versions') }}
+-- depends_on: {{ ref('int_monetate__sessions_deduped') }}
 
 with events as (
 
     select * from {{ ref('int_monetate__page_events') }}
-    where {{ monetate_incremental_filter('session_key') }}
+    where {{ monetate_incremental_filter() }}
 
 ),
 
 sessions as (
 
     select * from {{ ref('int_monetate__sessions_enriched') }}
-    where {{ monetate_incremental_filter('session_key') }}
+    where {{ monetate_incremental_filter() }}
 
 ),
 
@@ -36,7 +36,7 @@ purchase_lines as (
 
     select session_id, purchased_at, purchase_value
     from {{ ref('int_monetate__purchase_lines') }}
-    where {{ monetate_incremental_filter('session_key') }}
+    where {{ monetate_incremental_filter() }}
 
 ),
 

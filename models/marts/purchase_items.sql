@@ -5,32 +5,32 @@
     unique_key='session_key',
     on_schema_change='append_new_columns',
     contract=monetate_contract(),
-    indexes=monetate_postgres_indexes([{'columns': ['session_key']}, {'columns': ['session_date']}, {'columns': ['product_id']}]),
+    indexes=monetate_postgres_indexes([{'columns': ['loaded_at']}, {'columns': ['session_key']}, {'columns': ['session_date']}, {'columns': ['product_id']}]),
     dist='session_key',
     sort=['session_date', 'product_id'],
     pre_hook="{{ monetate_delete_affected_sessions() }}"
   )
 }}
--- depends_on: {{ ref('int_monetate__session_versions') }}
+-- depends_on: {{ ref('int_monetate__sessions_deduped') }}
 
 with items as (
 
     select * from {{ ref('int_monetate__purchase_line_items') }}
-    where {{ monetate_incremental_filter('session_key') }}
+    where {{ monetate_incremental_filter() }}
 
 ),
 
 purchase_lines as (
 
     select * from {{ ref('int_monetate__purchase_lines') }}
-    where {{ monetate_incremental_filter('session_key') }}
+    where {{ monetate_incremental_filter() }}
 
 ),
 
 sessions as (
 
     select * from {{ ref('int_monetate__sessions_enriched') }}
-    where {{ monetate_incremental_filter('session_key') }}
+    where {{ monetate_incremental_filter() }}
 
 ),
 

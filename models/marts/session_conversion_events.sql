@@ -4,7 +4,7 @@
     incremental_strategy='delete+insert',
     unique_key='session_key',
     on_schema_change='append_new_columns',
-    indexes=monetate_postgres_indexes([{'columns': ['session_key']}, {'columns': ['session_date']}]),
+    indexes=monetate_postgres_indexes([{'columns': ['loaded_at']}, {'columns': ['session_key']}, {'columns': ['session_date']}]),
     dist='session_key',
     sort=['session_date', 'conversion_name'],
     pre_hook="{{ monetate_delete_affected_sessions() }}"
@@ -16,12 +16,12 @@
   event X then bought"). Empty while the var lists nothing. Facts are incremental per session like
   page_event_sessions; after changing the var, rebuild with --full-refresh (older sessions are not re-derived).
 -#}
--- depends_on: {{ ref('int_monetate__session_versions') }}
+-- depends_on: {{ ref('int_monetate__sessions_deduped') }}
 
 with conversions as (
 
     select * from {{ ref('int_monetate__conversion_events') }}
-    where {{ monetate_incremental_filter('session_key') }}
+    where {{ monetate_incremental_filter() }}
 
 ),
 
@@ -30,7 +30,7 @@ sessions as (
     select session_id, monetate_id, session_date, session_start_at, device_type, country_code, is_converted,
         purchase_count, session_value
     from {{ ref('int_monetate__sessions_enriched') }}
-    where {{ monetate_incremental_filter('session_key') }}
+    where {{ monetate_incremental_filter() }}
 
 ),
 
@@ -38,7 +38,7 @@ purchase_lines as (
 
     select session_id, purchased_at, purchase_value
     from {{ ref('int_monetate__purchase_lines') }}
-    where {{ monetate_incremental_filter('session_key') }}
+    where {{ monetate_incremental_filter() }}
 
 ),
 

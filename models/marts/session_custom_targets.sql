@@ -5,7 +5,7 @@
     unique_key='session_key',
     on_schema_change='append_new_columns',
     contract=monetate_contract(),
-    indexes=monetate_postgres_indexes([{'columns': ['session_key']}, {'columns': ['session_date']}, {'columns': ['target_id']}]),
+    indexes=monetate_postgres_indexes([{'columns': ['loaded_at']}, {'columns': ['session_key']}, {'columns': ['session_date']}, {'columns': ['target_id']}]),
     dist='session_key',
     sort=['session_date', 'target_id'],
     pre_hook="{{ monetate_delete_affected_sessions() }}",
@@ -19,12 +19,12 @@
   adds anything that could re-identify (no other source of the value is joined). `is_personal_data` tells the
   analyst which values are hashes. Facts incremental; titles refreshed on every build (macros/monetate_names.sql).
 -#}
--- depends_on: {{ ref('int_monetate__session_versions') }}
+-- depends_on: {{ ref('int_monetate__sessions_deduped') }}
 
 with targets as (
 
     select * from {{ ref('int_monetate__custom_targets') }}
-    where {{ monetate_incremental_filter('session_key') }}
+    where {{ monetate_incremental_filter() }}
 
 ),
 
@@ -32,7 +32,7 @@ sessions as (
 
     select session_id, guid, session_date, session_start_at, is_converted, session_value, has_stealth, is_capped
     from {{ ref('int_monetate__sessions_enriched') }}
-    where {{ monetate_incremental_filter('session_key') }}
+    where {{ monetate_incremental_filter() }}
 
 ),
 

@@ -4,7 +4,7 @@
     incremental_strategy='delete+insert',
     unique_key='session_key',
     on_schema_change='append_new_columns',
-    indexes=monetate_postgres_indexes([{'columns': ['session_key']}]),
+    indexes=monetate_postgres_indexes([{'columns': ['loaded_at']}, {'columns': ['session_key']}]),
     dist='session_key',
     sort=['table_name'],
     pre_hook="{{ monetate_delete_affected_sessions() }}"
@@ -17,14 +17,14 @@
   an array of objects gives one row per key. dlt's type variants (`value__v_bool`, ...) fold into their field.
   Empty when there are none (or without introspection). Incremental per session like the child marts.
 -#}
--- depends_on: {{ ref('int_monetate__session_versions') }}
+-- depends_on: {{ ref('int_monetate__sessions_deduped') }}
 {%- set tables = monetate_extra_child_tables() %}
 
 with sessions as (
 
-    select session_row_id, session_id, session_key, loaded_at
+    select session_row_id, session_id, session_key, loaded_at, version_loaded_at
     from {{ ref('int_monetate__sessions_deduped') }}
-    where {{ monetate_incremental_filter('session_key') }}
+    where {{ monetate_incremental_filter() }}
 
 ),
 

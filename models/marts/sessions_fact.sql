@@ -4,7 +4,7 @@
     incremental_strategy='delete+insert',
     unique_key='session_key',
     on_schema_change='append_new_columns',
-    indexes=monetate_postgres_indexes([{'columns': ['session_key'], 'unique': true}, {'columns': ['session_date']},
+    indexes=monetate_postgres_indexes([{'columns': ['loaded_at']}, {'columns': ['session_key'], 'unique': true}, {'columns': ['session_date']},
                                        {'columns': ['monetate_id']}]),
     dist='session_key',
     sort=['session_date']
@@ -16,29 +16,97 @@
   by a new load (visitor-level rule, macros/visitors.sql), not only the touched sessions. No enforced contract:
   the extra_<name> (vendor fields added later) and converted_<name> (var conversion_events) columns are dynamic.
 -#}
--- depends_on: {{ ref('int_monetate__session_versions') }}
--- depends_on: {{ ref('int_monetate__sessions_deduped') }}
+-- depends_on: {{ ref('int_monetate__sessions_deduped') }} {{ ref('int_monetate__visitor_sessions') }}
+-- depends_on: {{ ref('int_monetate__offers') }} {{ ref('int_monetate__page_events') }} {{ ref('int_monetate__custom_targets') }}
+-- depends_on: {{ ref('int_monetate__purchases') }} {{ ref('int_monetate__purchase_lines') }} {{ ref('int_monetate__purchase_line_items') }}
+-- depends_on: {{ ref('int_monetate__cart_lines') }} {{ ref('int_monetate__view_lines') }}
 {%- set conversions = monetate_conversion_events() %}
 
 with sessions as (
 
     select * from {{ ref('int_monetate__sessions_enriched') }}
-    where {{ monetate_visitor_incremental_filter('session_key') }}
+    where {{ monetate_visitor_incremental_filter() }}
+
+),
+
+{% if is_incremental() -%}
+{#-
+  Incremental: `sessions` holds every session of the visitors touched by new loads. Their visitor columns are
+  derived from those sessions alone (the same SQL as int_monetate__visitor_sessions, which numbers all of
+  history). Only the sessions touched themselves (`changed`) get their child counts and conversion flags computed
+  again, from their child rows alone; the others keep theirs from this table (their surviving version did not
+  change).
+-#}
+{{ monetate_visitor_context_ctes('sessions', 'visitor_sessions') }},
+
+changed as (
+
+    select session_row_id, session_id, session_key from {{ ref('int_monetate__sessions_deduped') }}
+    where {{ monetate_incremental_filter() }}
+
+),
+
+{{ monetate_child_counts_ctes('changed', 'changed_counts', monetate_load_id_bound('child.load_id')) }},
+
+kept as (
+
+    select session_key from sessions
+    where session_key not in (select session_key from changed)
+
+),
+
+child_counts as (
+
+    select
+        session_key, offer_count, page_event_count, view_line_count, cart_line_count, custom_target_count,
+        purchase_line_count, purchased_item_count, purchased_quantity, purchased_items_value, last_purchased_at
+    from changed_counts
+    union all
+    select
+        previous.session_key, previous.offer_count, previous.page_event_count, previous.view_line_count, previous.cart_line_count,
+        previous.custom_target_count, previous.purchase_line_count, previous.purchased_item_count, previous.purchased_quantity,
+        previous.purchased_items_value, previous.last_purchase_at
+    from {{ this }} as previous
+    inner join kept on previous.session_key = kept.session_key
+
+),
+
+conversions as (
+
+    select
+        changed.session_key
+        {%- for c in conversions %},
+        max(case when events.conversion_name = '{{ c['name'] }}' then 1 else 0 end) as converted_{{ c['name'] }}
+        {%- endfor %}
+    from changed
+    inner join {{ ref('int_monetate__conversion_events') }} as events
+        on changed.session_row_id = events.session_row_id
+    where 1 = 1{{ monetate_load_id_bound('events.load_id') }}
+    group by changed.session_key
+    {%- if conversions %}
+    union all
+    select
+        previous.session_key
+        {%- for c in conversions %},
+        case when previous.converted_{{ c['name'] }} then 1 else 0 end
+        {%- endfor %}
+    from {{ this }} as previous
+    inner join kept on previous.session_key = kept.session_key
+    {%- endif %}
+
+),
+{%- else %}
+
+visitor_sessions as (
+
+    select session_row_id, monetate_id, visitor_session_number, is_first_visitor_session, stitched_customer_id
+    from {{ ref('int_monetate__visitor_sessions') }}
 
 ),
 
 child_counts as (
 
     select * from {{ ref('int_monetate__session_child_counts') }}
-    where {{ monetate_visitor_incremental_filter('session_key') }}
-
-),
-
-visitor_sessions as (
-
-    select session_row_id, monetate_id, visitor_session_number, is_first_visitor_session, stitched_customer_id
-    from {{ ref('int_monetate__visitor_sessions') }}
-    where {{ monetate_visitor_incremental_filter('monetate_id') }}
 
 ),
 
@@ -46,15 +114,15 @@ conversions as (
 
     {#- one row per session that fired a listed conversion event; one flag column per listed event -#}
     select
-        session_row_id
+        session_key
         {%- for c in conversions %},
         max(case when conversion_name = '{{ c['name'] }}' then 1 else 0 end) as converted_{{ c['name'] }}
         {%- endfor %}
     from {{ ref('int_monetate__conversion_events') }}
-    where {{ monetate_visitor_incremental_filter('session_key') }}
-    group by session_row_id
+    group by session_key
 
 ),
+{%- endif %}
 
 final as (
 
@@ -157,11 +225,11 @@ final as (
 
     from sessions
     left join child_counts
-        on sessions.session_row_id = child_counts.session_row_id
+        on sessions.session_key = child_counts.session_key
     left join visitor_sessions
         on sessions.session_row_id = visitor_sessions.session_row_id
     left join conversions
-        on sessions.session_row_id = conversions.session_row_id
+        on sessions.session_key = conversions.session_key
 
 )
 

@@ -1,3 +1,5 @@
+-- depends_on: {{ ref('int_monetate__offers') }} {{ ref('int_monetate__page_events') }} {{ ref('int_monetate__custom_targets') }} {{ ref('int_monetate__purchases') }}
+-- depends_on: {{ ref('int_monetate__purchase_lines') }} {{ ref('int_monetate__purchase_line_items') }} {{ ref('int_monetate__cart_lines') }} {{ ref('int_monetate__view_lines') }}
 -- Reconciliation: counts agree with the vendor's flags and scalars, per surviving session.
 -- One row per (session, failed check), naming the check and both sides. List-length checks skip sessions
 -- whose list reached the 1,000-item cap (possibly incomplete by the vendor's own rule).
@@ -5,14 +7,12 @@
 with sessions as (
 
     select * from {{ ref('int_monetate__sessions_enriched') }}
+    where {{ monetate_test_scope(ref('int_monetate__sessions_enriched')) }}
 
 ),
 
-counts as (
-
-    select * from {{ ref('int_monetate__session_child_counts') }}
-
-),
+{#- the aggregation of int_monetate__session_child_counts (macros/child_counts.sql), over the sessions under test -#}
+{{ monetate_child_counts_ctes('sessions', 'counts') }},
 
 joined as (
 

@@ -6,6 +6,7 @@ with files as (
     select file_path, sessions_loaded
     from {{ ref('stg_monetate__files') }}
     where file_status = 'loaded'
+      and {{ monetate_test_scope(ref('stg_monetate__files')) }}
 
 ),
 
@@ -13,6 +14,7 @@ lines as (
 
     select source_path, count(*) as session_lines
     from {{ ref('stg_monetate__sessions') }}
+    where source_path in (select file_path from files)
     group by source_path
 
 )

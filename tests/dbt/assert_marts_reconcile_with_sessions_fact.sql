@@ -7,6 +7,7 @@ with facts as (
 
     select session_id, offer_count, purchased_item_count, purchased_items_value, purchased_quantity
     from {{ ref('sessions_fact') }}
+    where {{ monetate_test_scope(ref('sessions_fact')) }}
 
 ),
 
@@ -14,6 +15,7 @@ items as (
 
     select session_id, count(*) as item_rows, sum(line_value) as items_value, sum(quantity) as items_quantity
     from {{ ref('purchase_items') }}
+    where session_id in (select session_id from facts)
     group by session_id
 
 ),
@@ -22,6 +24,7 @@ exposures as (
 
     select session_id, count(*) as exposure_rows
     from {{ ref('offer_exposure') }}
+    where session_id in (select session_id from facts)
     group by session_id
 
 )

@@ -7,6 +7,7 @@ with purchase_lines as (
 
     select row_id, session_id, purchase_id, purchase_value
     from {{ ref('int_monetate__purchase_lines') }}
+    where {{ monetate_test_scope(ref('int_monetate__purchase_lines')) }}
 
 ),
 
@@ -14,6 +15,7 @@ items as (
 
     select purchase_line_row_id, count(*) as item_count, sum(unit_price * quantity) as items_value
     from {{ ref('int_monetate__purchase_line_items') }}
+    where {{ monetate_test_scope(ref('int_monetate__purchase_line_items')) }}
     group by purchase_line_row_id
 
 ),

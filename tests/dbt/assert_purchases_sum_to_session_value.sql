@@ -1,19 +1,17 @@
+-- depends_on: {{ ref('int_monetate__offers') }} {{ ref('int_monetate__page_events') }} {{ ref('int_monetate__custom_targets') }} {{ ref('int_monetate__purchases') }}
+-- depends_on: {{ ref('int_monetate__purchase_lines') }} {{ ref('int_monetate__purchase_line_items') }} {{ ref('int_monetate__cart_lines') }} {{ ref('int_monetate__view_lines') }}
 -- Reconciliation: per surviving session, the `purchases` values and the `purchase_lines` values each add
 -- up to `session_value` (vendor: session_value is the total value of the session's purchases).
 -- Tolerance: one cent per purchase plus one cent. Fails with one row per offending session.
 with sessions as (
 
-    select session_row_id, session_id, session_value, is_capped
+    select session_row_id, session_id, session_key, session_value, is_capped
     from {{ ref('int_monetate__sessions_deduped') }}
+    where {{ monetate_test_scope(ref('int_monetate__sessions_deduped')) }}
 
 ),
 
-counts as (
-
-    select session_row_id, purchases_row_count, purchases_value, purchase_line_count, purchase_lines_value
-    from {{ ref('int_monetate__session_child_counts') }}
-
-)
+{{ monetate_child_counts_ctes('sessions', 'counts') }}
 
 select
     sessions.session_id,

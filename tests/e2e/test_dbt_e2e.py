@@ -111,17 +111,24 @@ def incremental_equals_full(tmp_path: Path, wh: Warehouse, mart_data: tuple[dict
     # the second run must take the selective path: only sessions touched by batch 2 are re-derived
     # (the test runs with mart_lookback_hours = 0, the strictest setting, so nothing is rebuilt "just in case")
     (touched,), = wh.query(
-        "select count(distinct session_key) from {mart}_intermediate.int_monetate__session_versions"
-        " where loaded_at > (select max(loaded_at) from {mart}.sessions_fact)"
+        "select count(distinct s.guid || '|' || cast(s.start_time_ms as varchar(20)))"
+        " from {mart}_staging.stg_monetate__sessions s"
+        " inner join {mart}_staging.stg_monetate__loads l on s.load_id = l.load_id"
+        " where l.loaded_at > (select max(loaded_at) from {mart}.sessions_fact)"
     )
     (before,), = wh.query("select count(*) from {mart}.sessions_fact")
     assert 0 < touched < before, (touched, before)
+    # the every-load job's data tests read only recently loaded rows (macros/test_scope.sql)
+    wh.dbt_vars["monetate_test_scope_minutes"] = 60
     out = build_and_check(wh, *WITHOUT_READOUT)
+    del wh.dbt_vars["monetate_test_scope_minutes"]
     assert "incremental model" in out
+    scoped = [p.read_text() for p in (tmp_path / "dbt_target" / "compiled").rglob("*.yml/*_sessions_fact*.sql")]
+    assert scoped and all("loaded_at > (select" in sql for sql in scoped), "data tests were not scoped"
     compiled = next((tmp_path / "dbt_target" / "compiled").rglob("sessions_fact.sql")).read_text()
     merged = next((tmp_path / "dbt_target" / "run").rglob("sessions_fact.sql")).read_text()
     assert "delete from" in merged  # delete+insert, not a rebuild
-    assert "int_monetate__session_versions" in compiled, "second run did not take the incremental path"
+    assert "version_loaded_at >" in compiled, "second run did not take the incremental path"
     incremental = wh.snapshot()
 
     # the second batch really changed sessions that were already in the marts
@@ -249,7 +256,8 @@ _COMPILE_SCRIPT = textwrap.dedent(
     def get_relation(self, database, schema, identifier):
         if mode == "incremental" and identifier in (
             "sessions_fact", "offer_exposure", "purchase_items", "int_monetate__sessions_deduped",
-            "visitors", "visitor_customer_map", "session_conversion_events", "session_extra_items"
+            "visitors", "visitor_customer_map", "session_conversion_events", "session_extra_items",
+            "int_monetate__session_versions", "int_monetate__seen_ids"
         ):
             return self.Relation.create(database=database, schema=schema, identifier=identifier, type="table")
         return None
@@ -298,9 +306,10 @@ def test_redshift_parse_and_compile_without_cluster(tmp_path: Path) -> None:
         fact = re.sub(r"\s+", "", compiled["sessions_fact.sql"].lower())
         # the reporting time zone and the Monetate ID through the redshift__ / dbt built-in versions
         assert "convert_timezone('utc','utc'," in fact
-        assert "split_part(" in re.sub(r"\s+", "", compiled["int_monetate__sessions_enriched.sql"].lower())
+        # the Monetate ID is computed once, when a line enters the versions table
+        assert "split_part(" in re.sub(r"\s+", "", compiled["int_monetate__session_versions.sql"].lower())
         if mode == "incremental":
-            assert "dateadd(hour," in fact and "int_monetate__session_versions" in fact
+            assert "dateadd(hour," in fact and "version_loaded_at>" in fact
             # the visitor-level rule: every session of a touched visitor (by Monetate ID)
             for name in ("sessions_fact.sql", "visitors.sql", "visitor_customer_map.sql"):
                 visitor_sql = re.sub(r"\s+", "", compiled[name].lower())

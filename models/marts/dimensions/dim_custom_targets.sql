@@ -14,8 +14,9 @@
 -#}
 with session_targets as (
 
-    select distinct {{ safe_cast_number('target_id', 'bigint') }} as target_id
-    from {{ ref('int_monetate__custom_targets') }}
+    select distinct {{ safe_cast_number('id', 'bigint') }} as target_id
+    from {{ ref('int_monetate__seen_ids') }}
+    where id_kind = 'custom_target'
 
 ),
 
@@ -53,6 +54,13 @@ final as (
     left join session_targets
         on ids.target_id = session_targets.target_id
 
+),
+
+named as (
+
+    {#- when the names last changed: the marts' post-hook refreshes only those ids (macros/monetate_names.sql) -#}
+    {{ monetate_names_changed_at('final', 'target_id', ['target_title', 'is_personal_data']) }}
+
 )
 
-select {{ monetate_contract_columns() }} from final
+select {{ monetate_contract_columns('named') }} from named

@@ -10,8 +10,9 @@
 {#- One row per page event id seen in the session data or known to the Metadata API; unknown ids keep their row. -#}
 with session_events as (
 
-    select distinct {{ safe_cast_number('page_event_id', 'bigint') }} as page_event_id
-    from {{ ref('int_monetate__page_events') }}
+    select distinct {{ safe_cast_number('id', 'bigint') }} as page_event_id
+    from {{ ref('int_monetate__seen_ids') }}
+    where id_kind = 'page_event'
 
 ),
 
@@ -42,6 +43,13 @@ final as (
     left join session_events
         on ids.page_event_id = session_events.page_event_id
 
+),
+
+named as (
+
+    {#- when the names last changed: the marts' post-hook refreshes only those ids (macros/monetate_names.sql) -#}
+    {{ monetate_names_changed_at('final', 'page_event_id', ['page_event_title']) }}
+
 )
 
-select {{ monetate_contract_columns() }} from final
+select {{ monetate_contract_columns('named') }} from named

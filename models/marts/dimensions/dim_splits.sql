@@ -15,8 +15,9 @@
 -#}
 with session_splits as (
 
-    select distinct {{ safe_cast_number('split_id', 'bigint') }} as split_id
-    from {{ ref('int_monetate__offers') }}
+    select distinct {{ safe_cast_number('id', 'bigint') }} as split_id
+    from {{ ref('int_monetate__seen_ids') }}
+    where id_kind = 'split'
 
 ),
 
@@ -60,6 +61,13 @@ final as (
     left join session_splits
         on ids.split_id = session_splits.split_id
 
+),
+
+named as (
+
+    {#- when the names last changed: the marts' post-hook refreshes only those ids (macros/monetate_names.sql) -#}
+    {{ monetate_names_changed_at('final', 'split_id', ['experience_id', 'experience_name', 'split_name', 'is_control']) }}
+
 )
 
-select {{ monetate_contract_columns() }} from final
+select {{ monetate_contract_columns('named') }} from named

@@ -5,7 +5,7 @@
     unique_key='monetate_id',
     on_schema_change='append_new_columns',
     contract=monetate_contract(),
-    indexes=monetate_postgres_indexes([{'columns': ['monetate_id']}, {'columns': ['customer_id']}]),
+    indexes=monetate_postgres_indexes([{'columns': ['loaded_at']}, {'columns': ['monetate_id']}, {'columns': ['customer_id']}]),
     dist='monetate_id',
     sort=['monetate_id'],
     pre_hook="{{ monetate_delete_affected_visitors() }}"
@@ -18,12 +18,15 @@
   so conflicts (a visitor with several ids) stay visible. Incremental per visitor (macros/visitors.sql); the
   pre-hook drops an affected visitor's rows first, since a replaced session version may carry other ids.
 -#}
--- depends_on: {{ ref('int_monetate__session_versions') }}
+-- depends_on: {{ ref('int_monetate__sessions_deduped') }} {{ ref('int_monetate__sessions_enriched') }}
 
 with ids as (
 
+    {% if is_incremental() -%}
+    {{ monetate_visitor_customer_ids(monetate_visitor_incremental_filter('monetate_id')) }}
+    {%- else -%}
     select * from {{ ref('int_monetate__visitor_customer_ids') }}
-    where {{ monetate_visitor_incremental_filter('monetate_id') }}
+    {%- endif %}
 
 ),
 

@@ -5,7 +5,7 @@
     unique_key='monetate_id',
     on_schema_change='append_new_columns',
     contract=monetate_contract(),
-    indexes=monetate_postgres_indexes([{'columns': ['monetate_id'], 'unique': true}]),
+    indexes=monetate_postgres_indexes([{'columns': ['loaded_at']}, {'columns': ['monetate_id'], 'unique': true}]),
     dist='monetate_id',
     sort=['monetate_id']
   )
@@ -17,15 +17,29 @@
   and when not to trust it. Incremental: every visitor touched by a new load is re-derived from all of its
   sessions (macros/visitors.sql).
 -#}
--- depends_on: {{ ref('int_monetate__session_versions') }}
+-- depends_on: {{ ref('int_monetate__sessions_deduped') }} {{ ref('int_monetate__sessions_enriched') }}
 
+{% if is_incremental() -%}
+with scoped as (
+
+    {#- every session of the affected visitors; their visitor context from these sessions alone (macros/visitors.sql) -#}
+    select
+        session_row_id, session_id, session_key, monetate_id, session_start_at, session_end_at, device_type,
+        country_code, country_name, is_converted, purchase_count, session_value, customer_id, customer_link, loaded_at
+    from {{ ref('int_monetate__sessions_enriched') }}
+    where {{ monetate_visitor_incremental_filter('monetate_id') }}
+
+),
+
+{{ monetate_visitor_context_ctes('scoped', 'sessions') }},
+{%- else %}
 with sessions as (
 
     select * from {{ ref('int_monetate__visitor_sessions') }}
     where monetate_id is not null
-        and {{ monetate_visitor_incremental_filter('monetate_id') }}
 
 ),
+{%- endif %}
 
 visitor_totals as (
 

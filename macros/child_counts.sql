@@ -1,0 +1,86 @@
+{#-
+  CTEs (cc_<child> ... and `name`): per-session counts and sums of the surviving version's child rows, for the sessions of `scope` (the name of a
+  CTE with session_row_id, session_id and session_key). Each child model is joined to the scope before it is
+  aggregated, so an incremental run that scopes a few sessions reads only their child rows (DuckDB prunes the
+  raw scans through the join; a filter applied after the aggregates would read every child row of history).
+  int_monetate__session_child_counts is this macro over every surviving session; sessions_fact calls it over the
+  sessions a run re-derives (`child_filter`, e.g. " and child.load_id >= '...'", narrows the child rows read). Models
+  calling it must declare `-- depends_on:` the child models (see sessions_fact).
+-#}
+{% macro monetate_child_aggregate(model, scope, measures, child_filter='') -%}
+    select child.session_row_id, {{ measures }}
+    from {{ ref(model) }} as child
+    inner join {{ scope }} on child.session_row_id = {{ scope }}.session_row_id
+    where 1 = 1{{ child_filter }}
+    group by child.session_row_id
+{%- endmacro %}
+
+{% macro monetate_child_counts_ctes(scope, name='child_counts', child_filter='') -%}
+cc_offers as (
+    {{ monetate_child_aggregate('int_monetate__offers', scope, 'count(*) as offer_count', child_filter) }}
+),
+
+cc_page_events as (
+    {{ monetate_child_aggregate('int_monetate__page_events', scope, 'count(*) as page_event_count', child_filter) }}
+),
+
+cc_custom_targets as (
+    {{ monetate_child_aggregate('int_monetate__custom_targets', scope, 'count(*) as custom_target_count', child_filter) }}
+),
+
+cc_purchases as (
+    {{ monetate_child_aggregate('int_monetate__purchases', scope,
+                                'count(*) as purchases_row_count, sum(child.purchase_value) as purchases_value', child_filter) }}
+),
+
+cc_purchase_lines as (
+    {{ monetate_child_aggregate('int_monetate__purchase_lines', scope,
+                                'count(*) as purchase_line_count, sum(child.purchase_value) as purchase_lines_value,
+        max(child.purchased_at) as last_purchased_at', child_filter) }}
+),
+
+cc_items as (
+    {{ monetate_child_aggregate('int_monetate__purchase_line_items', scope,
+                                'count(*) as purchased_item_count, cast(sum(child.quantity) as bigint) as purchased_quantity,
+        cast(sum(child.unit_price * child.quantity) as ' ~ money_type() ~ ') as purchased_items_value', child_filter) }}
+),
+
+cc_cart_lines as (
+    {{ monetate_child_aggregate('int_monetate__cart_lines', scope, 'count(*) as cart_line_count', child_filter) }}
+),
+
+cc_view_lines as (
+    {{ monetate_child_aggregate('int_monetate__view_lines', scope, 'count(*) as view_line_count', child_filter) }}
+),
+
+{{ name }} as (
+
+    select
+        {{ scope }}.session_row_id,
+        {{ scope }}.session_id,
+        {{ scope }}.session_key,
+        coalesce(cc_offers.offer_count, 0) as offer_count,
+        coalesce(cc_page_events.page_event_count, 0) as page_event_count,
+        coalesce(cc_custom_targets.custom_target_count, 0) as custom_target_count,
+        coalesce(cc_purchases.purchases_row_count, 0) as purchases_row_count,
+        coalesce(cc_purchases.purchases_value, 0) as purchases_value,
+        coalesce(cc_purchase_lines.purchase_line_count, 0) as purchase_line_count,
+        coalesce(cc_purchase_lines.purchase_lines_value, 0) as purchase_lines_value,
+        cc_purchase_lines.last_purchased_at,
+        coalesce(cc_items.purchased_item_count, 0) as purchased_item_count,
+        coalesce(cc_items.purchased_quantity, 0) as purchased_quantity,
+        coalesce(cc_items.purchased_items_value, 0) as purchased_items_value,
+        coalesce(cc_cart_lines.cart_line_count, 0) as cart_line_count,
+        coalesce(cc_view_lines.view_line_count, 0) as view_line_count
+    from {{ scope }}
+    left join cc_offers on {{ scope }}.session_row_id = cc_offers.session_row_id
+    left join cc_page_events on {{ scope }}.session_row_id = cc_page_events.session_row_id
+    left join cc_custom_targets on {{ scope }}.session_row_id = cc_custom_targets.session_row_id
+    left join cc_purchases on {{ scope }}.session_row_id = cc_purchases.session_row_id
+    left join cc_purchase_lines on {{ scope }}.session_row_id = cc_purchase_lines.session_row_id
+    left join cc_items on {{ scope }}.session_row_id = cc_items.session_row_id
+    left join cc_cart_lines on {{ scope }}.session_row_id = cc_cart_lines.session_row_id
+    left join cc_view_lines on {{ scope }}.session_row_id = cc_view_lines.session_row_id
+
+)
+{%- endmacro %}
