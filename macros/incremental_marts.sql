@@ -6,8 +6,9 @@
                     completed after  max(loaded_at) already in the mart  minus  var('mart_lookback_hours').
   For those keys the rows are recomputed from *all* their versions (not only the new ones), so a late
   version, a re-delivered file or a re-emitted closed version replaces what the mart held, exactly as a
-  full build would. Marts use delete+insert on session_key; child marts also delete the affected keys in a
-  pre-hook, because a new surviving version may have fewer (or no) child rows than the one it replaces.
+  full build would. sessions_fact uses delete+insert on session_key; the child marts delete every row of the
+  affected sessions in a pre-hook (a new surviving version may have fewer, or no, child rows than the one it
+  replaces) and then append the re-derived rows (a second delete by key would scan the whole mart again).
   The look-back only widens the set (a safety margin for loads that commit out of order or clock skew).
 -#}
 
@@ -67,6 +68,20 @@
   {%- endif %}
 {%- endmacro %}
 
+{#- The oldest completed load after this model's watermark, as a constant ('~' when there is none, '' when not
+    incremental): raw tables are appended in load order, so a `load_id >=` bound lets DuckDB skip every older row
+    group (a bound that only comes through a join does not reach the raw scan behind the staging views). -#}
+{% macro monetate_oldest_new_load() -%}
+  {%- if execute and is_incremental() and var('monetate_inline_watermark', true) -%}
+    {%- set query -%}
+      select min(load_id) from {{ ref('stg_monetate__loads') }}
+      where is_completed and loaded_at > {{ monetate_mart_watermark() }}
+    {%- endset -%}
+    {{ return(run_query(query).columns[0].values()[0] or '~') }}
+  {%- endif -%}
+  {{ return('') }}
+{%- endmacro %}
+
 {#- pre-hook of int_monetate__session_versions: a file a new load brings again replaces its earlier rows. -#}
 {% macro monetate_versions_drop_reloaded_files() -%}
   {%- if is_incremental() -%}
@@ -74,6 +89,7 @@
     where source_path in (
         select source_path from {{ ref('stg_monetate__sessions') }}
         where load_id in (select load_id from ({{ monetate_versions_new_loads() }}) new_loads)
+          and load_id >= '{{ monetate_oldest_new_load() }}'
     )
   {%- endif -%}
 {%- endmacro %}
@@ -109,7 +125,7 @@
   {%- endif -%}
 {%- endmacro %}
 
-{#- pre-hook of child marts: drop every row of an affected session before the new rows go in. -#}
+{#- pre-hook of the child marts (strategy append): drop every row of an affected session before the new rows go in. -#}
 {% macro monetate_delete_affected_sessions() -%}
   {%- if is_incremental() -%}
     delete from {{ this }} where session_key in ({{ monetate_affected_session_keys() }})

@@ -16,6 +16,8 @@
   )
 }}
 
+{%- set oldest_new_load = monetate_oldest_new_load() %}
+
 with loads as (
 
     select load_id, loaded_at
@@ -32,14 +34,17 @@ ids as (
     select 'split' as id_kind, child.split_id as id, loads.loaded_at
     from {{ ref('stg_monetate__offers') }} as child
     inner join loads on child.load_id = loads.load_id
+    {%- if oldest_new_load %} where child.load_id >= '{{ oldest_new_load }}'{% endif %}
     union all
     select 'page_event' as id_kind, child.page_event_id as id, loads.loaded_at
     from {{ ref('stg_monetate__page_events') }} as child
     inner join loads on child.load_id = loads.load_id
+    {%- if oldest_new_load %} where child.load_id >= '{{ oldest_new_load }}'{% endif %}
     union all
     select 'custom_target' as id_kind, child.target_id as id, loads.loaded_at
     from {{ ref('stg_monetate__custom_targets') }} as child
     inner join loads on child.load_id = loads.load_id
+    {%- if oldest_new_load %} where child.load_id >= '{{ oldest_new_load }}'{% endif %}
 
 ),
 

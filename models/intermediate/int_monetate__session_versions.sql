@@ -28,6 +28,8 @@
   )
 }}
 
+{%- set oldest_new_load = monetate_oldest_new_load() %}
+
 with loads as (
 
     {{ monetate_versions_new_loads() }}
@@ -50,6 +52,9 @@ joined as (
     from sessions
     inner join loads
         on sessions.load_id = loads.load_id
+    {%- if oldest_new_load %}
+    where sessions.load_id >= '{{ oldest_new_load }}'
+    {%- endif %}
 
 )
 

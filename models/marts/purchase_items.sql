@@ -1,8 +1,7 @@
 {{
   config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='session_key',
+    incremental_strategy='append',
     on_schema_change='append_new_columns',
     contract=monetate_contract(),
     indexes=monetate_postgres_indexes([{'columns': ['loaded_at']}, {'columns': ['session_key']}, {'columns': ['session_date']}, {'columns': ['product_id']}]),

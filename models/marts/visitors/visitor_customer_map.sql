@@ -1,8 +1,7 @@
 {{
   config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='monetate_id',
+    incremental_strategy='append',
     on_schema_change='append_new_columns',
     contract=monetate_contract(),
     indexes=monetate_postgres_indexes([{'columns': ['loaded_at']}, {'columns': ['monetate_id']}, {'columns': ['customer_id']}]),
