@@ -51,6 +51,7 @@ class Result:
     peak_proc_mb: float
     loaded: int | None
     stdout: str = ""
+    cpu_seconds: float = 0.0  # user + system CPU of the process and its reaped descendants (workers, forkserver)
 
     @property
     def rate(self) -> float:
@@ -89,8 +90,11 @@ def cached_data(out: Path, sessions: int, seed: int) -> tuple[Path, dict]:
 # measuring a child process
 
 
-def _tree_memory(pid: int) -> tuple[int, int]:
-    """(sum of RSS, sum of PSS) over a process and its descendants; PSS counts shared pages once."""
+def _tree_memory(pid: int, cpu: dict[int, float] | None = None) -> tuple[int, int]:
+    """(sum of RSS, sum of PSS) over a process and its descendants; PSS counts shared pages once.
+
+    With `cpu`, also records each process's CPU seconds so far (user + system) under its pid.
+    """
     import psutil
 
     try:
@@ -106,6 +110,12 @@ def _tree_memory(pid: int) -> tuple[int, int]:
             continue
         rss += info.rss
         pss += getattr(info, "pss", info.rss)
+        if cpu is not None:
+            try:
+                times = p.cpu_times()
+            except psutil.Error:
+                continue
+            cpu[p.pid] = max(cpu.get(p.pid, 0.0), times.user + times.system)
     return rss, pss
 
 
@@ -118,12 +128,14 @@ class TreeMemorySampler:
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.peak_rss = self.peak_pss = 0
+        self.cpu: dict[int, float] = {}
+        """CPU seconds per process of the tree, as last sampled (the last 50 ms of a process are missed)."""
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="memory-sampler", daemon=True)
 
     def _sample(self) -> None:
         while not self._done.is_set():
-            rss, pss = _tree_memory(self.pid)
+            rss, pss = _tree_memory(self.pid, self.cpu)
             self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
             self._done.wait(0.05)
 
@@ -170,8 +182,12 @@ def measure(label: str, argv: list[str], sessions: int, env: dict[str, str] | No
     for line in stdout.splitlines():
         if line.startswith("LOADED_SESSIONS="):
             loaded = int(line.split("=", 1)[1])
+    # CPU of the whole tree: the main process from the kernel (exact), the others (parser workers, forkserver)
+    # as last sampled: the forkserver outlives a fast exit, so the kernel never adds them to the child's usage
+    others = sum(cpu for pid, cpu in sampler.cpu.items() if pid != proc.pid) if have_psutil else 0.0
     return Result(label, sessions, seconds, peak / 2**20 if have_psutil else None,
-                  peak_pss / 2**20 if have_psutil else None, usage.ru_maxrss / 1024, loaded, stdout)
+                  peak_pss / 2**20 if have_psutil else None, usage.ru_maxrss / 1024, loaded, stdout,
+                  usage.ru_utime + usage.ru_stime + others)
 
 
 def count_sessions(duckdb_path: Path) -> int:

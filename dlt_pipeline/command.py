@@ -25,7 +25,8 @@ from dlt_pipeline.lock import LockBusy
 from dlt_pipeline.metadata_api import MetadataApiConfig, MetadataConfigError
 from dlt_pipeline.metadata_refresh import FAILED, OK, RefreshOutcome, api_config, personal_target_ids, refresh
 from dlt_pipeline.scheduled_run import make_pipeline, run_load
-from dlt_pipeline.session_stream.ledger import raw_counts
+from dlt_pipeline.session_stream import after_plan
+from dlt_pipeline.session_stream.ledger import close_kept, raw_counts
 from dlt_pipeline.session_stream.run_stats import RunStats, StrictModeFailure
 from dlt_pipeline.session_stream.transport import TransportError, open_transport
 from dlt_pipeline.settings import PII_AUTO, Settings, resolve
@@ -133,6 +134,8 @@ def execute(args: argparse.Namespace) -> int:
         if getattr(args, "json", False):
             run_history.print_json(run_history.usage_error(str(exc)))
         return codes.EXIT_USAGE
+    finally:
+        close_kept()  # normally closed by run_history.finish already; here also when a run raised
 
 
 def run_with_metadata(settings: Settings, meta: MetadataApiConfig | MetadataConfigError) -> int:
@@ -167,6 +170,7 @@ def run_with_metadata(settings: Settings, meta: MetadataApiConfig | MetadataConf
         return code
     if before is not None and before.status == OK and not settings.refresh_metadata:
         return code  # refreshed just before the load (for --pii-target-ids auto)
+    close_kept()  # the refresh opens the warehouse itself
     return _metadata_exit(report_refresh(refresh(settings, meta, force=settings.refresh_metadata)), code)
 
 
@@ -233,7 +237,8 @@ def load_once(settings: Settings) -> int:
     try:
         if settings.destination == "duckdb":
             wait_for_file(settings.duckdb_path, settings.lock_wait_seconds, "loading", notify=err.print)
-        stats = run_load(settings, transport, _Progress, stats)
+        with after_plan.requested():  # parser start, or the plan's connection kept for the history row
+            stats = run_load(settings, transport, _Progress, stats)
     except (LockBusy, DuckDBLocked) as exc:
         return _failed(codes.EXIT_LOCKED, f"[red]error:[/] {escape(str(exc))}")
     except TransportError as exc:
@@ -289,6 +294,7 @@ def run_demo(settings: Settings) -> int:
     settings.min_file_age_seconds = 0
     settings.destination = "duckdb"
     code = load_once(settings)
+    close_kept()  # dbt and the summary below open the DuckDB file themselves
     if code not in (codes.EXIT_OK, codes.EXIT_QUARANTINED):
         return code
     counts = raw_counts(make_pipeline(settings))

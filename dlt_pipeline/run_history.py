@@ -48,7 +48,7 @@ from dlt.common.utils import uniq_id
 from dlt_pipeline.exit_codes import EXIT_LOCKED, EXIT_METADATA, EXIT_USAGE
 from dlt_pipeline.lock import LockBusy, RunLock
 from dlt_pipeline.scheduled_run import make_pipeline
-from dlt_pipeline.session_stream.ledger import table_exists
+from dlt_pipeline.session_stream.ledger import close_kept, kept_client, table_exists
 from dlt_pipeline.session_stream.run_row import COLUMNS, RUNS_TABLE, run_row, without_password
 from dlt_pipeline.session_stream.run_stats import RunStats
 from dlt_pipeline.settings import Settings
@@ -106,6 +106,7 @@ def finish(settings: Settings, code: int) -> int:
             print_json(report(row, code, recorded))
     finally:
         _current = _metadata = None  # a second command in the same process starts afresh
+        close_kept()
     return code
 
 
@@ -151,6 +152,7 @@ def record(settings: Settings, stats: RunStats, row: dict[str, Any]) -> bool:
                             RUNS_TABLE)
                 return False
             if not _insert(pipeline, row):
+                close_kept()  # dlt's load opens the warehouse itself
                 _load(pipeline, row)
             return True
     except LockBusy:
@@ -180,16 +182,23 @@ def _insert(pipeline: dlt.Pipeline, row: dict[str, Any]) -> bool:
     plain INSERT costs milliseconds. The row's `_dlt_load_id` is then the run id: no dlt load wrote it.
     """
     try:
+        kept = kept_client(pipeline)  # a run with nothing new left its plan's connection open for this
+        if kept is not None:
+            return _insert_with(kept, row)
         with pipeline.sql_client() as client:
-            if not table_exists(client, RUNS_TABLE):
-                return False
-            values = {**row, "_dlt_load_id": row["run_id"], "_dlt_id": uniq_id()}
-            names = ", ".join(client.escape_column_name(name) for name in values)
-            client.execute_sql(f"insert into {client.make_qualified_table_name(RUNS_TABLE)} ({names}) "
-                               f"values ({', '.join(['%s'] * len(values))})", *values.values())
+            return _insert_with(client, row)
     except Exception as exc:  # noqa: BLE001 - e.g. a column a newer loader added: the dlt load below adds it
         log.info("the run history row needs a dlt load (%s)", str(exc).splitlines()[0][:200] if str(exc) else exc)
         return False
+
+
+def _insert_with(client: Any, row: dict[str, Any]) -> bool:
+    if not table_exists(client, RUNS_TABLE):
+        return False
+    values = {**row, "_dlt_load_id": row["run_id"], "_dlt_id": uniq_id()}
+    names = ", ".join(client.escape_column_name(name) for name in values)
+    client.execute_sql(f"insert into {client.make_qualified_table_name(RUNS_TABLE)} ({names}) "
+                       f"values ({', '.join(['%s'] * len(values))})", *values.values())
     return True
 
 

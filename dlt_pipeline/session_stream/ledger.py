@@ -126,7 +126,18 @@ def _epoch(value: Any) -> float | None:
     return datetime.fromisoformat(str(value)).replace(tzinfo=UTC).timestamp()
 
 
-_SHARED: ContextVar[tuple[Any, Any] | None] = ContextVar("session_stream_shared_client", default=None)
+_SHARED: ContextVar[tuple[Any, Any, Any] | None] = ContextVar("session_stream_shared_client", default=None)
+
+
+class _Keep:
+    """A `shared_client` block's request to leave its connection open after the block (`keep_shared`)."""
+
+    def __init__(self) -> None:
+        self.wanted = False
+
+
+_KEPT: list[tuple[Any, Any, Any]] = []
+"""(pipeline, context manager, client) of a connection `shared_client` left open; at most one."""
 
 
 @contextmanager
@@ -137,13 +148,52 @@ def shared_client(pipeline: dlt.Pipeline) -> Iterator[None]:
     ~40-60 ms; planning a run asks the ledger five or six times (cleanup, retention guard, last loaded day,
     ledger rows, ...), which was most of a run with nothing new (docs/benchmark.md). Only for phases that
     read and write through SQL: dlt's own extract and load run outside it.
+
+    When `keep_shared` was called inside the block (the command line's run with nothing to load, see
+    `after_plan.py`), the connection stays open after it for the run's history row (`kept_client`) until
+    `close_kept()`.
     """
-    with dataset_client(pipeline) as client:
-        token = _SHARED.set((pipeline, client))
-        try:
-            yield
-        finally:
-            _SHARED.reset(token)
+    close_kept()
+    try:
+        client_cm = pipeline.sql_client()
+    except Exception:  # noqa: BLE001 - no destination state yet
+        client_cm = None
+    client = client_cm.__enter__() if client_cm is not None else None
+    keep = _Keep()
+    token = _SHARED.set((pipeline, client, keep))
+    try:
+        yield
+    except BaseException as exc:
+        _SHARED.reset(token)
+        if client_cm is not None:
+            client_cm.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    _SHARED.reset(token)
+    if client_cm is None:
+        return
+    if keep.wanted:
+        _KEPT.append((pipeline, client_cm, client))
+    else:
+        client_cm.__exit__(None, None, None)
+
+
+def keep_shared(pipeline: dlt.Pipeline) -> None:
+    """Ask the current `shared_client` block of this pipeline to leave its connection open (none: no effect)."""
+    shared = _SHARED.get()
+    if shared is not None and shared[0] is pipeline and shared[1] is not None:
+        shared[2].wanted = True
+
+
+def kept_client(pipeline: dlt.Pipeline) -> Any | None:
+    """The connection a `shared_client` block of this pipeline left open, or None."""
+    return _KEPT[0][2] if _KEPT and _KEPT[0][0] is pipeline else None
+
+
+def close_kept() -> None:
+    """Close the connection `shared_client` left open, if any (safe to call any number of times)."""
+    while _KEPT:
+        _pipeline, client_cm, _client = _KEPT.pop()
+        client_cm.__exit__(None, None, None)
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import dlt
 
+from dlt_pipeline.session_stream.after_plan import planned
 from dlt_pipeline.session_stream.coverage import (
     CompletenessScan,
     RetentionRisk,
@@ -187,6 +188,12 @@ class Plan:
 
 def plan_files(transport: Transport, pipeline: dlt.Pipeline, options: LoadOptions, stats: RunStats) -> Plan:
     """Which files to load now: listed in the needed day folders and not in the ledger (or worth a retry)."""
+    plan = _plan_files(transport, pipeline, options, stats)
+    planned(pipeline, len(plan.files), options.workers)  # the command line's head start (after_plan.py)
+    return plan
+
+
+def _plan_files(transport: Transport, pipeline: dlt.Pipeline, options: LoadOptions, stats: RunStats) -> Plan:
     root = transport.list_dir("")
     if root is None:
         raise TransportError(f"source folder {transport.description} does not exist; point --source at the "
