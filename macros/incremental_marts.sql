@@ -24,7 +24,7 @@
   {%- set watermark_sql -%}
     select {{ dbt.dateadd('hour', -1 * var('mart_lookback_hours', 1), latest) }} from {{ this }}
   {%- endset -%}
-  {%- if execute and is_incremental() and var('monetate_inline_watermark', true) -%}
+  {%- if execute and is_incremental() and var('monetate_inline_watermark', true) and var('monetate_introspect', true) -%}
     {%- set value = run_query(watermark_sql).columns[0].values()[0] -%}
     {{ dbt.cast("'" ~ value ~ "'", dbt.type_timestamp()) }}
   {%- else -%}
@@ -38,7 +38,7 @@
   child tables are then read from that load on only. Read at compile time like the watermark.
 -#}
 {% macro monetate_min_affected_load_id() -%}
-  {%- if execute and is_incremental() and var('monetate_inline_watermark', true) -%}
+  {%- if execute and is_incremental() and var('monetate_inline_watermark', true) and var('monetate_introspect', true) -%}
     {%- set query -%}
       select min(load_id) from {{ ref('int_monetate__sessions_deduped') }}
       where version_loaded_at > {{ monetate_mart_watermark() }}
@@ -72,7 +72,7 @@
     incremental): raw tables are appended in load order, so a `load_id >=` bound lets DuckDB skip every older row
     group (a bound that only comes through a join does not reach the raw scan behind the staging views). -#}
 {% macro monetate_oldest_new_load() -%}
-  {%- if execute and is_incremental() and var('monetate_inline_watermark', true) -%}
+  {%- if execute and is_incremental() and var('monetate_inline_watermark', true) and var('monetate_introspect', true) -%}
     {%- set query -%}
       select min(load_id) from {{ ref('stg_monetate__loads') }}
       where is_completed and loaded_at > {{ monetate_mart_watermark() }}
