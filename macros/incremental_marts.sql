@@ -24,12 +24,28 @@
   {%- set watermark_sql -%}
     select {{ dbt.dateadd('hour', -1 * var('mart_lookback_hours', 1), latest) }} from {{ this }}
   {%- endset -%}
-  {%- if execute and is_incremental() and var('monetate_inline_watermark', true) and var('monetate_introspect', true) -%}
-    {%- set value = run_query(watermark_sql).columns[0].values()[0] -%}
-    {{ dbt.cast("'" ~ value ~ "'", dbt.type_timestamp()) }}
+  {%- if monetate_inline_bounds() -%}
+    {{ dbt.cast("'" ~ monetate_constant(watermark_sql) ~ "'", dbt.type_timestamp()) }}
   {%- else -%}
     ({{ watermark_sql }})
   {%- endif -%}
+{%- endmacro %}
+
+{#- Whether this run may write bounds read from the warehouse into the SQL as constants: incremental runs only,
+    and not when introspection is off (compiling without a warehouse) or var monetate_inline_watermark is false. -#}
+{% macro monetate_inline_bounds() -%}
+  {{ return(execute and is_incremental() and var('monetate_inline_watermark', true)
+            and var('monetate_introspect', true)) }}
+{%- endmacro %}
+
+{#- The single value `query` returns (`default` when NULL), read once per model and run: the bounds are used in
+    several places of one model's SQL and hooks, and each read is a round trip to the warehouse. -#}
+{% macro monetate_constant(query, default='') -%}
+  {%- set cache = model.setdefault('monetate_constants', {}) -%}
+  {%- if query not in cache -%}
+    {%- do cache.update({query: run_query(query).columns[0].values()[0]}) -%}
+  {%- endif -%}
+  {{ return(default if cache[query] is none else cache[query]) }}
 {%- endmacro %}
 
 {#-
@@ -38,13 +54,12 @@
   child tables are then read from that load on only. Read at compile time like the watermark.
 -#}
 {% macro monetate_min_affected_load_id() -%}
-  {%- if execute and is_incremental() and var('monetate_inline_watermark', true) and var('monetate_introspect', true) -%}
+  {%- if monetate_inline_bounds() -%}
     {%- set query -%}
       select min(load_id) from {{ ref('int_monetate__sessions_deduped') }}
       where version_loaded_at > {{ monetate_mart_watermark() }}
     {%- endset -%}
-    {%- set value = run_query(query).columns[0].values()[0] -%}
-    {{ return(value if value is not none else '') }}
+    {{ return(monetate_constant(query)) }}
   {%- endif -%}
   {{ return('') }}
 {%- endmacro %}
@@ -72,12 +87,12 @@
     incremental): raw tables are appended in load order, so a `load_id >=` bound lets DuckDB skip every older row
     group (a bound that only comes through a join does not reach the raw scan behind the staging views). -#}
 {% macro monetate_oldest_new_load() -%}
-  {%- if execute and is_incremental() and var('monetate_inline_watermark', true) and var('monetate_introspect', true) -%}
+  {%- if monetate_inline_bounds() -%}
     {%- set query -%}
       select min(load_id) from {{ ref('stg_monetate__loads') }}
       where is_completed and loaded_at > {{ monetate_mart_watermark() }}
     {%- endset -%}
-    {{ return(run_query(query).columns[0].values()[0] or '~') }}
+    {{ return(monetate_constant(query, '~')) }}
   {%- endif -%}
   {{ return('') }}
 {%- endmacro %}

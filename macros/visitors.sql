@@ -232,3 +232,21 @@ final as (
 
 select * from final
 {%- endmacro %}
+
+{#- One row per session that fired a listed conversion event (var conversion_events), one 0/1 column per event:
+    over the sessions of `scope` (a CTE with session_row_id and session_key) when given, else every session.
+    sessions_fact's full and incremental paths both build their flags with it. -#}
+{% macro monetate_conversion_flags(conversions, scope=none, events_filter='') -%}
+    {%- set key = (scope if scope else 'events') ~ '.session_key' -%}
+    select
+        {{ key }}
+        {%- for c in conversions %},
+        max(case when events.conversion_name = '{{ c['name'] }}' then 1 else 0 end) as converted_{{ c['name'] }}
+        {%- endfor %}
+    from {{ ref('int_monetate__conversion_events') }} as events
+    {%- if scope %}
+    inner join {{ scope }} on {{ scope }}.session_row_id = events.session_row_id
+    {%- endif %}
+    where 1 = 1{{ events_filter }}
+    group by {{ key }}
+{%- endmacro %}

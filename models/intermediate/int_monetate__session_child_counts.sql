@@ -4,15 +4,16 @@
   list (offer_exposure from int_monetate__offers, purchase_items from int_monetate__purchase_line_items),
   so a count here always equals the rows of the corresponding mart. Those models hold the surviving
   version's rows only; they are aggregated per session row and attached to every surviving session
-  (0 when it has none). The SQL lives in macros/child_counts.sql: sessions_fact runs the same
+  (0 when it has none). `loaded_at` and `load_id` let a scoped test run (macros/test_scope.sql) read recent sessions only.
+  The SQL lives in macros/child_counts.sql: sessions_fact runs the same
   aggregation over just the sessions an incremental run re-derives.
 -#}
 with sessions as (
 
-    select session_row_id, session_id, session_key from {{ ref('int_monetate__sessions_deduped') }}
+    select session_row_id, session_id, session_key, loaded_at, load_id from {{ ref('int_monetate__sessions_deduped') }}
 
 ),
 
-{{ monetate_child_counts_ctes('sessions', 'final') }}
+{{ monetate_child_counts_ctes('sessions', 'final', carry=['loaded_at', 'load_id'], by_load=true) }}
 
 select * from final

@@ -73,16 +73,7 @@ child_counts as (
 
 conversions as (
 
-    select
-        changed.session_key
-        {%- for c in conversions %},
-        max(case when events.conversion_name = '{{ c['name'] }}' then 1 else 0 end) as converted_{{ c['name'] }}
-        {%- endfor %}
-    from changed
-    inner join {{ ref('int_monetate__conversion_events') }} as events
-        on changed.session_row_id = events.session_row_id
-    where 1 = 1{{ monetate_load_id_bound('events.load_id') }}
-    group by changed.session_key
+    {{ monetate_conversion_flags(conversions, 'changed', monetate_load_id_bound('events.load_id')) }}
     {%- if conversions %}
     union all
     select
@@ -112,14 +103,7 @@ child_counts as (
 
 conversions as (
 
-    {#- one row per session that fired a listed conversion event; one flag column per listed event -#}
-    select
-        session_key
-        {%- for c in conversions %},
-        max(case when conversion_name = '{{ c['name'] }}' then 1 else 0 end) as converted_{{ c['name'] }}
-        {%- endfor %}
-    from {{ ref('int_monetate__conversion_events') }}
-    group by session_key
+    {{ monetate_conversion_flags(conversions) }}
 
 ),
 {%- endif %}

@@ -12,7 +12,7 @@ with sessions as (
 ),
 
 {#- the aggregation of int_monetate__session_child_counts (macros/child_counts.sql), over the sessions under test -#}
-{{ monetate_child_counts_ctes('sessions', 'counts') }},
+{{ monetate_child_counts_ctes('sessions', 'counts', monetate_test_scope_load_filter()) }},
 
 joined as (
 

@@ -11,7 +11,7 @@ with sessions as (
 
 ),
 
-{{ monetate_child_counts_ctes('sessions', 'counts') }}
+{{ monetate_child_counts_ctes('sessions', 'counts', monetate_test_scope_load_filter()) }}
 
 select
     sessions.session_id,
