@@ -1,16 +1,18 @@
-"""The dbt monitors on one small DuckDB build: a deliberately missing window and a day whose volume collapses.
+"""The dbt monitors on one small build per engine (DuckDB, PostgreSQL): a deliberately missing window and a day whose
+volume collapses.
 
 Only the monitors and what they read are built (`+monitor_*`, cautious test selection), so this costs seconds, not
-a full `dbt build`. Expected values come from the files left on disk and the generator's per-file truth.
+a full `dbt build`. Expected values come from the files left on disk and the generator's per-file truth; the
+z-scores from numpy over the per-day session counts.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from support.data import generate_cli
 from support.dbt import Warehouse
@@ -26,7 +28,9 @@ DROP_DAY = date(2026, 9, 8)
 
 
 @pytest.mark.timeout(600)
-def test_monitors_flag_the_missing_window_and_the_volume_drop(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["duckdb", "postgres"])
+def test_monitors_flag_the_missing_window_and_the_volume_drop(tmp_path: Path, engine: str,
+                                                              request: pytest.FixtureRequest) -> None:
     truth = generate_cli(tmp_path / "gen", "--start-date", START.isoformat(), "--days", str(DAYS),
                          "--sessions-per-day", "300", "--files-per-window", "1", "--seed", "5")
     root = session_stream_root(tmp_path / "gen", 1234)
@@ -39,7 +43,8 @@ def test_monitors_flag_the_missing_window_and_the_volume_drop(tmp_path: Path) ->
     kept = {p.relative_to(root).as_posix() for p in root.rglob("*.json.gz")}
     assert any(p.startswith(GONE_WINDOW[:10]) for p in kept) and not any(p.startswith(GONE_WINDOW) for p in kept)
 
-    wh = Warehouse(tmp_path / "wh", "duckdb", name="mon")
+    pg = request.getfixturevalue("postgres") if engine == "postgres" else None
+    wh = Warehouse(tmp_path / "wh", engine, pg=pg, name=f"mon_{engine}")
     wh.load(root, "--start-date", "2026-08-01")
     out = wh.dbt("build", "--select", "+monitor_window_completeness", "+monitor_daily_volume",
                  "--indirect-selection", "cautious")
@@ -64,13 +69,13 @@ def test_monitors_flag_the_missing_window_and_the_volume_drop(tmp_path: Path) ->
     per_day: dict[date, int] = defaultdict(int)
     for path in kept:
         per_day[date(*map(int, path.split("/")[:3]))] += sessions_of[path]
-    volume = {d: (int(n), int(t), z, drop) for d, n, t, z, drop in wh.query(
+    volume = {d: (int(n), int(t), None if z is None else float(z), drop) for d, n, t, z, drop in wh.query(
         "select volume_date, sessions, trailing_days, z_score, is_volume_drop from {mart}.monitor_daily_volume")}
     assert {d: v[0] for d, v in volume.items()} == dict(per_day)
     for day, (_, trailing, z, drop) in volume.items():
         earlier = [per_day[d] for d in per_day if day - timedelta(days=28) <= d < day]
         assert trailing == len(earlier)
-        want = ((per_day[day] - statistics.mean(earlier)) / statistics.stdev(earlier)) if len(earlier) >= 7 else None
+        want = float((per_day[day] - np.mean(earlier)) / np.std(earlier, ddof=1)) if len(earlier) >= 7 else None
         assert z == (None if want is None else pytest.approx(want)), day
         assert drop == (want is not None and want < -4), day
     assert volume[DROP_DAY][1] == 7 and volume[DROP_DAY][3], "the cut day is flagged with exactly 7 trailing days"
