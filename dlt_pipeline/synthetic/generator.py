@@ -955,8 +955,9 @@ class _Factory:
         if cfg.new_vendor_field_share and self.rng_vendor.random() < cfg.new_vendor_field_share:
             extra = {**(extra or {}), **self._new_vendor_fields()}
         # page events of the design only (a capped bot session fires ~1,000 made-up ids)
-        designed = [e[0] for e in events if e[0] in self.event_id_set]
-        self.last_final = (visitor, start, customer_id, customer_link, bool(purchases), designed)
+        designed = [e for e in events if e[0] in self.event_id_set]
+        bought = [(p[1], p[3]) for p in purchases]  # (time, value) of each purchase line
+        self.last_final = (visitor, start, customer_id, customer_link, bool(purchases), designed, bought)
 
         closed = "f" if open_primary else "t"
         d, stats = _assemble(

@@ -48,12 +48,18 @@ class VisitorTruth:
         self.stitched = 0
         self.sessions_per_visitor: Counter[int] = Counter()
         self.page_event_sessions: Counter[str] = Counter()
+        self.bought_after_event: dict[str, list[float]] = {}
+        """Per page event id: [final sessions with a purchase at or after its first firing, their value after]."""
         self._stitched_sum = 0
         self._first_sum = 0
 
     def record(self, rec: list[Any], start_ms: int, customer_id: str | None, customer_link: str | None,
-               converted: bool, event_ids: Iterable[str]) -> None:
-        """One final session of the visitor whose accumulator is ``rec`` (sessions arrive in start order)."""
+               converted: bool, events: Iterable[tuple[str, int]],
+               purchases: Iterable[tuple[int, float]] = ()) -> None:
+        """One final session of the visitor whose accumulator is ``rec`` (sessions arrive in start order).
+
+        ``events``: (page event id, first fired ms); ``purchases``: (purchase time ms, value) of its purchase lines.
+        """
         rec[0] += 1
         if rec[1] is None:
             rec[1] = start_ms
@@ -65,7 +71,18 @@ class VisitorTruth:
         if customer_link is not None:
             rec[3] = customer_link
             rec[4].add(customer_link)
-        self.page_event_sessions.update(set(event_ids))
+        fired = dict(events)
+        self.page_event_sessions.update(fired.keys())
+        self._bought_after(fired, list(purchases))
+
+    def _bought_after(self, fired: dict[str, int], purchases: list[tuple[int, float]]) -> None:
+        """Who fired an event, then bought: the purchase lines at or after the event's first firing."""
+        for event_id, fired_ms in fired.items():
+            after = [value for time_ms, value in purchases if time_ms >= fired_ms]
+            if after:
+                acc = self.bought_after_event.setdefault(event_id, [0, 0.0])
+                acc[0] += 1
+                acc[1] += sum(after)
 
     def retire(self, monetate_id: str, rec: list[Any]) -> None:
         """Fold a visitor that can no longer return into the totals."""
@@ -95,4 +112,6 @@ class VisitorTruth:
             "stitched_digest": f"{self._stitched_sum % _MOD:016x}",
             "first_session_digest": f"{self._first_sum % _MOD:016x}",
             "page_event_sessions": dict(sorted(self.page_event_sessions.items())),
+            "bought_after_event": {k: {"sessions": int(n), "value": round(v, 2)}
+                                   for k, (n, v) in sorted(self.bought_after_event.items())},
         }

@@ -31,24 +31,10 @@ sessions as (
 
 ),
 
-purchase_lines as (
-
-    select session_id, purchased_at, purchase_value
-    from {{ ref('int_monetate__purchase_lines') }}
-    where {{ monetate_incremental_filter() }}
-
-),
-
 value_after as (
 
     {#- the session's purchases at or after the first firing of each page event -#}
-    select events.session_id, events.page_event_id,
-        count(*) as purchases_after, sum(purchase_lines.purchase_value) as purchased_value
-    from events
-    inner join purchase_lines
-        on events.session_id = purchase_lines.session_id
-        and purchase_lines.purchased_at >= events.first_seen_at
-    group by events.session_id, events.page_event_id
+    {{ monetate_purchases_after('events', 'page_event_id', 'first_seen_at') }}
 
 ),
 

@@ -33,23 +33,9 @@ sessions as (
 
 ),
 
-purchase_lines as (
-
-    select session_id, purchased_at, purchase_value
-    from {{ ref('int_monetate__purchase_lines') }}
-    where {{ monetate_incremental_filter() }}
-
-),
-
 value_after as (
 
-    select conversions.session_id, conversions.conversion_name,
-        count(*) as purchases_after, sum(purchase_lines.purchase_value) as purchased_value
-    from conversions
-    inner join purchase_lines
-        on conversions.session_id = purchase_lines.session_id
-        and purchase_lines.purchased_at >= conversions.first_fired_at
-    group by conversions.session_id, conversions.conversion_name
+    {{ monetate_purchases_after('conversions', 'conversion_name', 'first_fired_at') }}
 
 ),
 

@@ -3,7 +3,8 @@
 * mart totals equal the generator's ``dedup`` ground truth (sessions, converted sessions, revenue, offer
   exposures, purchase items, items value, page views, by day) on DuckDB and on a private PostgreSQL, and its
   ``visitors`` truth (visitors, conflicting ids, returning buyers, sessions per visitor, every stitched id and
-  first session by digest), the conversion-event flags and the reporting-time-zone columns;
+  first session by digest), the conversion-event flags, "fired the event, then bought" per page event
+  (sessions and value) and the reporting-time-zone columns;
 * fields the vendor adds later (a scalar, an array) surface as ``extra_<field>`` and ``session_extra_items``;
 * incremental marts after two batches (the second with late sessions, late files, re-emitted closed
   versions and a re-delivered file) are row-for-row identical to a full build, on both engines;

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from dlt_pipeline.synthetic.design import page_event_design
 from dlt_pipeline.synthetic.generator import GeneratorConfig, visitor_digest
 from support.loader import REPO, Target, loader_env, run_or_fail
@@ -175,6 +177,28 @@ def assert_conversions_match_truth(wh: Warehouse, truth: dict) -> None:
         (rows,), = wh.query(
             f"select count(*) from {{mart}}.session_conversion_events where conversion_name = '{name}'")
         assert flags == rows == want, f"conversion {name}: flags {flags}, rows {rows}, ground truth {want}"
+    assert_bought_after_event_matches_truth(wh, truth)
+
+
+def assert_bought_after_event_matches_truth(wh: Warehouse, truth: dict) -> None:
+    """"Fired the event, then bought": per page event, the sessions with a purchase line at or after its first
+    firing and the value of those lines, on page_event_sessions and session_conversion_events, equal the
+    generator's count over the surviving versions (to the cent)."""
+    want = truth["visitors"]["bought_after_event"]
+    assert want, "the generated data has no session that fired an event, then bought: this check would prove nothing"
+    got = {str(event_id): (int(n), float(value or 0)) for event_id, n, value in wh.query(
+        "select page_event_id, sum(case when purchased_after_event then 1 else 0 end),"
+        " sum(purchased_value_after_event) from {mart}.page_event_sessions group by page_event_id")}
+    designed = set(truth["visitors"]["page_event_sessions"])  # capped bot sessions fire made-up ids too
+    assert {k: n for k, (n, _) in got.items() if n and k in designed} == {k: v["sessions"] for k, v in want.items()}
+    for event_id, v in want.items():
+        assert got[event_id][1] == pytest.approx(v["value"], abs=0.01), event_id
+    for event in wh.dbt_vars.get("conversion_events", []):
+        (n, value), = wh.query(
+            "select sum(case when purchased_after_event then 1 else 0 end), sum(purchased_value_after_event)"
+            f" from {{mart}}.session_conversion_events where conversion_name = '{event['name']}'")
+        expected = want.get(str(event["page_event_id"]), {"sessions": 0, "value": 0.0})
+        assert (int(n or 0), float(value or 0)) == (expected["sessions"], pytest.approx(expected["value"], abs=0.01))
 
 
 def assert_local_times(wh: Warehouse) -> None:

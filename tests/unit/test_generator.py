@@ -308,6 +308,7 @@ def check_visitor_truth(got: dict, finals: dict[str, list[dict]]) -> None:
     design_events = {str(e.event_id) for e in page_event_design(GeneratorConfig(seed=7)) if e.in_sessions}
     want: Counter = Counter()
     stitched, first, per_visitor, fired = [], [], Counter(), Counter()
+    bought: defaultdict[str, list] = defaultdict(lambda: [0, 0.0])
     for mid, sessions in finals.items():
         sessions.sort(key=lambda x: x["start_time"])
         per_visitor[str(len(sessions))] += 1
@@ -325,11 +326,20 @@ def check_visitor_truth(got: dict, finals: dict[str, list[dict]]) -> None:
         first.append(f"{mid}|{sessions[0]['start_time']}")
         for x in sessions:
             fired.update(k for k in x["page_event_ids"] if k in design_events)
+            for event_id, fired_ms in x["page_event_ids"].items():
+                after = [p["value"] for p in x["purchase_lines"].values() if p["time"] >= fired_ms]
+                if event_id in design_events and after:
+                    bought[event_id][0] += 1
+                    bought[event_id][1] += sum(after)
     for key, value in want.items():
         assert got[key] == value, (key, got[key], value)
     assert got["sessions_per_visitor"] == dict(sorted(per_visitor.items(), key=lambda kv: int(kv[0])))
     assert got["stitched_digest"] == _digest(stitched) and got["first_session_digest"] == _digest(first)
     assert got["page_event_sessions"] == dict(fired)
+    assert {k: v["sessions"] for k, v in got["bought_after_event"].items()} == {k: n for k, (n, _) in bought.items()}
+    for event_id, (_, value) in bought.items():  # float sums in another order: equal to the cent
+        assert got["bought_after_event"][event_id]["value"] == pytest.approx(value, abs=0.006), event_id
+    assert 0 < len(bought) and all(n < fired[k] for k, (n, _) in bought.items())
     assert 0 < want["conflicting_visitors"] < want["identified_visitors"] < want["visitors"]
     assert 0 < want["returning_buyers"] < want["returning_visitors"]
 
