@@ -63,6 +63,16 @@ class Variant:
         return {"PYTHONPATH": str(self.root)}
 
 
+def compile_checkout(variant: Variant) -> None:
+    """Byte-compile the checkout's package first, as an installed package is.
+
+    Why: with PYTHONDONTWRITEBYTECODE set (as on the development machine) or a checkout newer than its .pyc
+    files, every run would compile ~30 of our modules again (0.05-0.09 s), which no installed loader pays.
+    """
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(variant.root / "dlt_pipeline")], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
 def load_note() -> str:
     one, five, _ = os.getloadavg()
     return f"load {one:.2f}/{five:.2f}"
@@ -215,6 +225,8 @@ def main() -> int:
           flush=True)
     from support.servers import PrivateSshd
 
+    for variant in variants:
+        compile_checkout(variant)
     args.out.mkdir(parents=True, exist_ok=True)
     with PrivateSshd() as sshd:
         if not args.skip_load:

@@ -148,12 +148,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse `argv` (default: the process's own arguments) and run the command; returns the exit code.
+
+    Called without `argv` (`run.py`, the console script: a process started for this one command), the
+    garbage collector pauses while the loader imports and plans (startup_gc.py); calls with an explicit
+    `argv` (tests, other code in the same process) leave it alone.
+    """
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     for noisy in ("paramiko", "dlt"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    from dlt_pipeline.command import execute  # heavy imports only after --help/usage errors
+    from dlt_pipeline import startup_gc
 
-    return execute(args)
+    if argv is None:
+        startup_gc.pause()
+    try:
+        from dlt_pipeline.command import execute  # heavy imports only after --help/usage errors
+
+        return execute(args)
+    finally:
+        startup_gc.resume()
 

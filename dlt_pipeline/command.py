@@ -19,8 +19,8 @@ from rich.markup import escape
 from rich.text import Text
 
 from dlt_pipeline import exit_codes as codes
-from dlt_pipeline import run_history
-from dlt_pipeline.duckdb_access import DuckDBLocked, is_lock_error, locked_message, wait_for_file
+from dlt_pipeline import run_history, startup_gc
+from dlt_pipeline.duckdb_access import DuckDBLocked, is_lock_error, locked_message, release_held, wait_for_file
 from dlt_pipeline.lock import LockBusy
 from dlt_pipeline.metadata_api import MetadataApiConfig, MetadataConfigError
 from dlt_pipeline.metadata_refresh import FAILED, OK, RefreshOutcome, api_config, personal_target_ids, refresh
@@ -114,6 +114,8 @@ def execute(args: argparse.Namespace) -> int:
         settings = resolve(_cli_values(args))
         if settings.json:
             out.file = sys.stderr  # --json: stdout carries the one JSON object (run_history.print_json) only
+        if settings.demo or settings.check or settings.publish:
+            startup_gc.resume()  # real work ahead; only a scheduled load may stay paused until its plan
         if settings.demo:
             return run_history.finish(settings, run_demo(settings))
         if settings.check:
@@ -158,6 +160,8 @@ def run_with_metadata(settings: Settings, meta: MetadataApiConfig | MetadataConf
         flag = "--metadata-only" if settings.metadata_only else "--refresh-metadata"
         raise ValueError(f"{flag} needs the Metadata API: set SESSION_STREAM__METADATA_API__RETAILER, "
                          "..._API_USERNAME and ..._PRIVATE_KEY (or ..._PRIVATE_KEY_PATH); see docs/metadata_api.md")
+    if settings.metadata_only or settings.pii_target_ids == [PII_AUTO] or settings.refresh_metadata:
+        startup_gc.resume()  # a refresh before (or instead of) the load
     if settings.metadata_only:
         return _metadata_exit(report_refresh(refresh(settings, meta, force=True)), codes.EXIT_OK)
     before: RefreshOutcome | None = None
@@ -171,6 +175,7 @@ def run_with_metadata(settings: Settings, meta: MetadataApiConfig | MetadataConf
     if before is not None and before.status == OK and not settings.refresh_metadata:
         return code  # refreshed just before the load (for --pii-target-ids auto)
     close_kept()  # the refresh opens the warehouse itself
+    startup_gc.resume()
     return _metadata_exit(report_refresh(refresh(settings, meta, force=settings.refresh_metadata)), code)
 
 
@@ -235,8 +240,8 @@ def load_once(settings: Settings) -> int:
     except TransportError as exc:
         return _failed(codes.EXIT_ERROR, f"[red]error:[/] {escape(str(exc))}")
     try:
-        if settings.destination == "duckdb":
-            wait_for_file(settings.duckdb_path, settings.lock_wait_seconds, "loading", notify=err.print)
+        if settings.destination == "duckdb":  # the probe's connection is reused by the plan's (duckdb_access.py)
+            wait_for_file(settings.duckdb_path, settings.lock_wait_seconds, "loading", notify=err.print, hold=True)
         with after_plan.requested():  # parser start, or the plan's connection kept for the history row
             stats = run_load(settings, transport, _Progress, stats)
     except (LockBusy, DuckDBLocked) as exc:
@@ -262,6 +267,7 @@ def load_once(settings: Settings) -> int:
                        "by the next run, anything else is planned again. Set SESSION_STREAM_DEBUG=1 for the full "
                        "traceback.")
     finally:
+        release_held()  # normally released by run_load already; here also when the run stopped before
         transport.close()
     summarise(stats, settings)
     if stats.fatal:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import dlt
 
+from dlt_pipeline import startup_gc
+from dlt_pipeline.duckdb_access import release_held
 from dlt_pipeline.refusal import discard_package, refusal_reason
 
 log = logging.getLogger("session_stream")
@@ -25,6 +27,8 @@ def finish_pending(pipeline: dlt.Pipeline) -> bool:
     if not pipeline.has_pending_data:
         return False
     log.warning("finishing the load a previous run left pending before looking for new files")
+    startup_gc.resume()  # a whole package to load: the command line's start-up pause ends here
+    release_held()  # dlt's load opens the DuckDB file with its own settings (duckdb_access.py)
     pipeline.normalize()
     replay_interrupted_jobs(pipeline)
     try:

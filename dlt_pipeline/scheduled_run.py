@@ -18,6 +18,8 @@ from typing import Any
 
 import dlt
 
+from dlt_pipeline import startup_gc
+from dlt_pipeline.duckdb_access import release_held, released_for
 from dlt_pipeline.lock import RunLock
 from dlt_pipeline.recovery import finish_pending, pending_load_id
 from dlt_pipeline.refusal import discard_package, refusal_reason
@@ -88,7 +90,9 @@ def run_load(settings: Settings, transport: Transport, progress_factory: Any = N
     pipeline = make_pipeline(settings)
     with RunLock(pipeline, settings):
         finish_pending(pipeline)
-        with shared_client(pipeline):  # one connection for the cleanup and every ledger query of the plan
+        # one connection for the cleanup and every ledger query of the plan; DuckDB opens it from the lock probe's
+        with shared_client(pipeline, retry_if=released_for):
+            release_held()  # the probe's connection (command.load_once) is not needed once this one is open
             remove_superseded_rows(pipeline)  # a re-load whose cleanup a crash (or the package above) left to do
             for stale in Path(pipeline.working_dir).glob("spool-*"):
                 shutil.rmtree(stale, ignore_errors=True)  # downloads left by a killed run
@@ -97,6 +101,7 @@ def run_load(settings: Settings, transport: Transport, progress_factory: Any = N
             plan = plan_files(transport, pipeline, settings.load_options(), stats)
             stats.list_seconds += time.perf_counter() - listing
         if plan.files:
+            startup_gc.resume()  # the command line paused the collector for its start-up (startup_gc.py)
             _load_plan(pipeline, plan, transport, settings, stats, progress_factory)
     stats.seconds = time.perf_counter() - started
     return stats

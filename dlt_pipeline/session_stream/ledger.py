@@ -7,7 +7,7 @@ load. Losing the local pipeline folder (a new machine, a wiped container) does n
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -141,7 +141,8 @@ _KEPT: list[tuple[Any, Any, Any]] = []
 
 
 @contextmanager
-def shared_client(pipeline: dlt.Pipeline) -> Iterator[None]:
+def shared_client(pipeline: dlt.Pipeline,
+                  retry_if: Callable[[BaseException], bool] | None = None) -> Iterator[None]:
     """Inside this block every `dataset_client(pipeline)` is one and the same connection.
 
     Each `pipeline.sql_client()` resolves dlt's destination configuration and opens the database anew,
@@ -151,14 +152,10 @@ def shared_client(pipeline: dlt.Pipeline) -> Iterator[None]:
 
     When `keep_shared` was called inside the block (the command line's run with nothing to load, see
     `after_plan.py`), the connection stays open after it for the run's history row (`kept_client`) until
-    `close_kept()`.
+    `close_kept()`. Opening it is tried once more when `retry_if(error)` says so (it settled the cause).
     """
     close_kept()
-    try:
-        client_cm = pipeline.sql_client()
-    except Exception:  # noqa: BLE001 - no destination state yet
-        client_cm = None
-    client = client_cm.__enter__() if client_cm is not None else None
+    client_cm, client = _open(pipeline, retry_if)
     keep = _Keep()
     token = _SHARED.set((pipeline, client, keep))
     try:
@@ -177,6 +174,21 @@ def shared_client(pipeline: dlt.Pipeline) -> Iterator[None]:
         client_cm.__exit__(None, None, None)
 
 
+def _open(pipeline: dlt.Pipeline, retry_if: Callable[[BaseException], bool] | None) -> tuple[Any, Any]:
+    """dlt's SQL client of the pipeline and its open connection; (None, None) before the destination exists."""
+    for attempt in (1, 2):
+        try:
+            client_cm = pipeline.sql_client()
+        except Exception:  # noqa: BLE001 - no destination state yet
+            return None, None
+        try:
+            return client_cm, client_cm.__enter__()
+        except Exception as exc:
+            if attempt == 2 or retry_if is None or not retry_if(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
 def keep_shared(pipeline: dlt.Pipeline) -> None:
     """Ask the current `shared_client` block of this pipeline to leave its connection open (none: no effect)."""
     shared = _SHARED.get()
@@ -187,6 +199,11 @@ def keep_shared(pipeline: dlt.Pipeline) -> None:
 def kept_client(pipeline: dlt.Pipeline) -> Any | None:
     """The connection a `shared_client` block of this pipeline left open, or None."""
     return _KEPT[0][2] if _KEPT and _KEPT[0][0] is pipeline else None
+
+
+def kept_pipeline() -> Any | None:
+    """The pipeline whose connection a `shared_client` block left open, or None."""
+    return _KEPT[0][0] if _KEPT else None
 
 
 def close_kept() -> None:

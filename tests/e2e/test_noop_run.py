@@ -65,3 +65,21 @@ def test_noop_run_loads_nothing_with_dlt_but_records_itself(tmp_path: Path) -> N
     assert summary(again.stdout) == {"listed": 2, "known": 2, "loaded": 0, "quarantined": 0, "waiting": 0}
     assert target.count("_dlt_loads") == loads
     assert target.count(RUNS_TABLE) == 3
+
+
+def test_dlt_connecting_with_other_duckdb_settings_than_the_lock_probe(tmp_path: Path) -> None:
+    """The lock probe's connection is reused by the plan's (duckdb_access.py); DuckDB refuses a second connection
+    with other settings, so with a `custom_user_agent` in dlt's DuckDB config the probe is released and dlt
+    connects again: the run is the same as without."""
+    out = tmp_path / "src"
+    root = session_stream_root(out, ACCOUNT)
+    day = days_ago(1)
+    write_window(out, day, "1000", 300, 3, first_seed=1)
+    target = Target(tmp_path / "w")
+    env = {"DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG": '{"memory_limit": "512MB", "custom_user_agent": "t"}'}
+    first = target.run("--source", str(root), "--start-date", day.isoformat(), env=env)
+    assert first.returncode == 0, explain(first)
+    again = target.run("--source", str(root), env=env)  # a run with nothing new, the file exists: probe held
+    assert again.returncode == 0, explain(again)
+    assert summary(again.stdout) == {"listed": 1, "known": 1, "loaded": 0, "quarantined": 0, "waiting": 0}
+    assert target.count(RUNS_TABLE) == 2
