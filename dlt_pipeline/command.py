@@ -160,7 +160,7 @@ def run_with_metadata(settings: Settings, meta: MetadataApiConfig | MetadataConf
         flag = "--metadata-only" if settings.metadata_only else "--refresh-metadata"
         raise ValueError(f"{flag} needs the Metadata API: set SESSION_STREAM__METADATA_API__RETAILER, "
                          "..._API_USERNAME and ..._PRIVATE_KEY (or ..._PRIVATE_KEY_PATH); see docs/metadata_api.md")
-    if settings.metadata_only or settings.pii_target_ids == [PII_AUTO] or settings.refresh_metadata:
+    if settings.metadata_only or settings.pii_target_ids == [PII_AUTO]:
         startup_gc.resume()  # a refresh before (or instead of) the load
     if settings.metadata_only:
         return _metadata_exit(report_refresh(refresh(settings, meta, force=True)), codes.EXIT_OK)

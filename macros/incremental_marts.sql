@@ -38,14 +38,20 @@
             and var('monetate_introspect', true)) }}
 {%- endmacro %}
 
-{#- The single value `query` returns (`default` when NULL), read once per model and run: the bounds are used in
-    several places of one model's SQL and hooks, and each read is a round trip to the warehouse. -#}
-{% macro monetate_constant(query, default='') -%}
-  {%- set cache = model.setdefault('monetate_constants', {}) -%}
+{#- The first row `query` returns, read once per node (model or test) and run: a bound is used in several places
+    of one node's SQL and hooks, and each read is a round trip to the warehouse. -#}
+{% macro monetate_query_row(query) -%}
+  {%- set cache = model.setdefault('monetate_query_rows', {}) -%}
   {%- if query not in cache -%}
-    {%- do cache.update({query: run_query(query).columns[0].values()[0]}) -%}
+    {%- do cache.update({query: run_query(query).rows[0]}) -%}
   {%- endif -%}
-  {{ return(default if cache[query] is none else cache[query]) }}
+  {{ return(cache[query]) }}
+{%- endmacro %}
+
+{#- The single value `query` returns (`default` when NULL), read once per model and run (monetate_query_row). -#}
+{% macro monetate_constant(query, default='') -%}
+  {%- set value = monetate_query_row(query)[0] -%}
+  {{ return(default if value is none else value) }}
 {%- endmacro %}
 
 {#-

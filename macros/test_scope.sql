@@ -47,13 +47,12 @@
     sessions: a test on int_monetate__session_child_counts 12-17 s with the bound as a subquery, 0.4 s as a
     constant). -#}
 {% macro monetate_test_scope_condition(relation) -%}
-  {%- set minutes = var('monetate_test_scope_minutes', none) -%}
-  {%- if minutes is none or not execute -%}{{ return('') }}{%- endif -%}
+  {%- if var('monetate_test_scope_minutes', none) is none or not execute -%}{{ return('') }}{%- endif -%}
   {%- set columns = monetate_documented_columns(relation) -%}
   {%- set time_column = 'loaded_at' if 'loaded_at' in columns else
                         ('version_loaded_at' if 'version_loaded_at' in columns else none) -%}
   {%- if time_column is none and 'load_id' not in columns -%}{{ return('') }}{%- endif -%}
-  {%- set bounds = monetate_test_scope_bounds(minutes | int) -%}
+  {%- set bounds = monetate_test_scope_bounds() -%}
   {%- if bounds is none -%}{{ return('') }}{%- endif -%}
   {%- set conditions = [] -%}
   {%- if time_column -%}
@@ -63,23 +62,22 @@
   {{ return(conditions | join(' and ')) }}
 {%- endmacro %}
 
-{#- (first load id, its completion time in UTC) of the completed loads within `minutes` of the newest one, or none
-    when nothing is loaded. Load ids and completion times rise together (one loader run at a time holds the
-    lock), so either bound selects the same loads. Read once per test. -#}
-{% macro monetate_test_scope_bounds(minutes) -%}
-  {%- set cache = model.setdefault('monetate_test_scope_bounds', {}) -%}
-  {%- if minutes not in cache -%}
-    {%- set loads = api.Relation.create(database=target.database, schema=var('raw_schema'), identifier='_dlt_loads') -%}
-    {%- set query -%}
-      select min(load_id), min({{ to_utc_timestamp('inserted_at') }}) from {{ loads }}
-      where status = 0
-        and inserted_at >= (select {{ dbt.dateadd('minute', -1 * minutes, 'max(inserted_at)') }} from {{ loads }}
-                            where status = 0)
-    {%- endset -%}
-    {%- set row = run_query(query).rows[0] -%}
-    {%- do cache.update({minutes: none if row[0] is none else [row[0], row[1]]}) -%}
-  {%- endif -%}
-  {{ return(cache[minutes]) }}
+{#- In a scoped test run, (first load id, its completion time in UTC) of the completed loads within
+    `monetate_test_scope_minutes` of the newest one; none when the run is not scoped or nothing is loaded. Load
+    ids and completion times rise together (one loader run at a time holds the lock), so either bound selects
+    the same loads. Read once per test (monetate_query_row). -#}
+{% macro monetate_test_scope_bounds() -%}
+  {%- set minutes = var('monetate_test_scope_minutes', none) -%}
+  {%- if minutes is none or not execute -%}{{ return(none) }}{%- endif -%}
+  {%- set loads = api.Relation.create(database=target.database, schema=var('raw_schema'), identifier='_dlt_loads') -%}
+  {%- set query -%}
+    select min(load_id), min({{ to_utc_timestamp('inserted_at') }}) from {{ loads }}
+    where status = 0
+      and inserted_at >= (select {{ dbt.dateadd('minute', -1 * (minutes | int), 'max(inserted_at)') }} from {{ loads }}
+                          where status = 0)
+  {%- endset -%}
+  {%- set row = monetate_query_row(query) -%}
+  {{ return(none if row[0] is none else [row[0], row[1]]) }}
 {%- endmacro %}
 
 {#- The same scope for singular tests: a `where` condition on `relation` ('1 = 1' when tests read every row). -#}
@@ -91,9 +89,6 @@
     test aggregates for its scoped sessions to the same loads (a child row comes from its session version's load,
     so none of theirs is left out), and lets the raw child scans skip older rows. -#}
 {% macro monetate_test_scope_load_filter(column='child.load_id') -%}
-  {%- set minutes = var('monetate_test_scope_minutes', none) -%}
-  {%- if minutes is not none and execute -%}
-    {%- set bounds = monetate_test_scope_bounds(minutes | int) -%}
-    {%- if bounds is not none %} and {{ column }} >= '{{ bounds[0] }}'{% endif -%}
-  {%- endif -%}
+  {%- set bounds = monetate_test_scope_bounds() -%}
+  {%- if bounds is not none %} and {{ column }} >= '{{ bounds[0] }}'{% endif -%}
 {%- endmacro %}

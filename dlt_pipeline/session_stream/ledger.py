@@ -176,17 +176,17 @@ def shared_client(pipeline: dlt.Pipeline,
 
 def _open(pipeline: dlt.Pipeline, retry_if: Callable[[BaseException], bool] | None) -> tuple[Any, Any]:
     """dlt's SQL client of the pipeline and its open connection; (None, None) before the destination exists."""
-    for attempt in (1, 2):
-        try:
-            client_cm = pipeline.sql_client()
-        except Exception:  # noqa: BLE001 - no destination state yet
-            return None, None
-        try:
-            return client_cm, client_cm.__enter__()
-        except Exception as exc:
-            if attempt == 2 or retry_if is None or not retry_if(exc):
-                raise
-    raise AssertionError("unreachable")
+    try:
+        client_cm = pipeline.sql_client()
+    except Exception:  # noqa: BLE001 - no destination state yet
+        return None, None
+    try:
+        return client_cm, client_cm.__enter__()
+    except Exception as exc:
+        if retry_if is None or not retry_if(exc):
+            raise
+    client_cm = pipeline.sql_client()  # `retry_if` settled the cause: once more
+    return client_cm, client_cm.__enter__()
 
 
 def keep_shared(pipeline: dlt.Pipeline) -> None:
