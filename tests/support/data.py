@@ -68,6 +68,21 @@ def sessions_for(day: date, hhmm: str, n: int, seed: int, account: int = ACCOUNT
     return [make_session(account, base_ms + 1000 * i, seed=first + i, **overrides) for i in range(n)]
 
 
+def first_seed_filling_every_child_table(day: date, hhmm: str, n: int, account: int = ACCOUNT) -> int:
+    """The smallest `first_seed` whose `n` sessions in the window `day hhmm` give every child table a row.
+
+    Why: a session's content depends on its start time as well as its seed, so a few sessions written for
+    "yesterday" carry no purchase on some dates, and dlt then creates no purchase tables at all. Tests that
+    compare every raw table start from this seed, whatever today's date is.
+    """
+    lists = ("offers", "page_event_ids", "custom_targets", "purchases", "purchase_lines", "cart_lines", "view_lines")
+    for first in range(10_000):
+        sessions = sessions_for(day, hhmm, n, 0, account, first_seed=first)
+        if all(any(s.get(key) for s in sessions) for key in lists):
+            return first
+    raise AssertionError(f"no {n} sessions at {day} {hhmm} fill every child table: raise n")
+
+
 def write_window(out: Path, day: date, hhmm: str, token: int, n: int, seed: int = 0, account: int = ACCOUNT,
                  **kwargs: Any) -> Path:
     """One file of :func:`sessions_for` (same arguments) in the account's tree under `out`; returns its path."""
