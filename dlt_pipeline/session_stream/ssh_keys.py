@@ -18,10 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import paramiko
-from paramiko.hostkeys import HostKeyEntry
-
 from dlt_pipeline.session_stream.errors import HostKeyError, TransportError, describe
+from dlt_pipeline.session_stream.paramiko_import import paramiko
 
 log = logging.getLogger("session_stream")
 
@@ -120,7 +118,7 @@ class KnownHosts:
             self.ca_lines.append((patterns, lineno))
             return
         try:
-            entry = HostKeyEntry.from_line(" ".join(fields[:3]), lineno)
+            entry = paramiko.hostkeys.HostKeyEntry.from_line(" ".join(fields[:3]), lineno)
         except Exception as exc:  # noqa: BLE001 - paramiko raises many types for damaged keys
             self._skip(lineno, f"damaged key ({describe(exc)})")
             return

@@ -16,7 +16,7 @@ from support.data import Tree, assert_ground_truth
 from support.leaks import find_in_duckdb, find_in_tree
 from support.loader import Target, explain
 from support.servers import PrivateSshd
-from support.sftp import sftp_args, sftp_credentials
+from support.sftp import first_request, sftp_args, sftp_credentials
 from support.warehouse import SCHEMA
 
 from dlt_pipeline.exit_codes import EXIT_ERROR
@@ -58,12 +58,12 @@ def test_changed_or_unpinned_host_key_is_refused(sshd: PrivateSshd, tmp_path: Pa
     """A changed key (known_hosts holds another key), a wrong pin and a missing known_hosts file are refused;
     the right --trust-host-key pin is the way in without known_hosts."""
     with pytest.raises(HostKeyError, match="HOST KEY CHANGED") as changed:
-        SftpTransport(sftp_credentials(sshd, tmp_path, known_hosts=str(sshd.other_known_hosts_path)))
+        first_request(sftp_credentials(sshd, tmp_path, known_hosts=str(sshd.other_known_hosts_path)))
     assert sshd.host_key_fingerprint in str(changed.value) and sshd.other_host_key_fingerprint in str(changed.value)
     empty = tmp_path / "empty_known_hosts"
     empty.write_text("")
     with pytest.raises(HostKeyError, match="not the pinned") as pinned:
-        SftpTransport(sftp_credentials(sshd, tmp_path, known_hosts=str(empty), trust_host_key="SHA256:" + "A" * 43))
+        first_request(sftp_credentials(sshd, tmp_path, known_hosts=str(empty), trust_host_key="SHA256:" + "A" * 43))
     assert sshd.host_key_fingerprint in str(pinned.value)
     with pytest.raises(HostKeyError, match="does not exist"):
         SftpTransport(sftp_credentials(sshd, tmp_path, known_hosts=str(tmp_path / "missing")))

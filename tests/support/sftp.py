@@ -41,3 +41,15 @@ def sftp_credentials(server: Any, root: Path | str, *, port: int | None = None, 
     for name, value in values.items():
         setattr(creds, name, value)
     return creds
+
+
+def first_request(credentials: SftpCredentials) -> None:
+    """Open an SftpTransport and list its root: it connects in the background, so a connection that fails
+    (refused key, unknown or changed host key, nothing listening) raises from this first request."""
+    from dlt_pipeline.session_stream.sftp_transport import SftpTransport
+
+    transport = SftpTransport(credentials)
+    try:
+        transport.list_dir("")
+    finally:
+        transport.close()
