@@ -50,7 +50,8 @@ class SftpTransport:
     """paramiko SFTP with verified host keys, one reused connection, prefetching reads and retries.
 
     The first connection is retried like every later one (a server restarting during a cron run is the
-    same fault either way); a refused login or host key is not, because it cannot heal by itself.
+    same fault either way); a refused login or host key is not, because it cannot heal by itself. It opens
+    in a background thread (`_open_in_background`); every request waits for it first.
     """
 
     def __init__(self, credentials: SftpCredentials) -> None:

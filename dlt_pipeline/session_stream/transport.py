@@ -188,8 +188,8 @@ def parse_sftp_url(url: str) -> tuple[str, int, str, str]:
 
 
 def open_transport(credentials: SftpCredentials) -> Transport:
-    """LocalTransport for a folder or file:// URL, SftpTransport for sftp:// (connects at once, with retries),
-    FsspecTransport for any other URL (an archive in s3://, gs://, memory://, ...)."""
+    """LocalTransport for a folder or file:// URL, SftpTransport for sftp:// (connects in the background, with
+    retries; the first request waits for it), FsspecTransport for any other URL (an archive in s3://, gs://, ...)."""
     url = credentials.url
     if not url:
         raise TransportError("no source: pass --source sftp://USER@HOST/ACCOUNT/raw_data/session_stream "
