@@ -80,7 +80,7 @@ class SftpTransport:
         def connect() -> None:
             try:
                 self._retry(f"connection to {self.host}:{self.port}", lambda sftp: None, "check the host and port "
-                            "in --source, the network, and that the server is up; nothing was loaded", opened=True)
+                            "in --source, the network, and that the server is up; nothing was loaded", connecting=True)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread by _wait_for_open
                 self._open_failed = exc
 
@@ -181,14 +181,14 @@ class SftpTransport:
         self._client = self._sftp = None
         self._real_root = None
 
-    def _retry(self, what: str, op: Callable[[paramiko.SFTPClient], T], then: str, opened: bool = False) -> T:
+    def _retry(self, what: str, op: Callable[[paramiko.SFTPClient], T], then: str, connecting: bool = False) -> T:
         """Run `op`, (re)connecting with exponential backoff on network and server faults that can heal.
 
         A refused login or host key, a permission problem or a missing file fails the same way every time,
         so it is raised at once. `then` ends the final message: what the failure means for this run.
-        `opened` is the background connection itself, which must not wait for itself.
+        `connecting` is the background connection itself, which must not wait for itself.
         """
-        if not opened:
+        if not connecting:
             self._wait_for_open()
         last: BaseException | None = None
         for attempt in range(self.s.retries + 1):
