@@ -10,9 +10,10 @@ configuration does:
   run writes its pid to `DIR/paused` and waits (up to 120 s) until `DIR/resume` exists, so a test can
   restart the server, start a second run or `kill -9` the loader at a known place.
 
-Points: `before_plan` (connected, nothing listed yet), `after_download` (after each file's download,
-before it is parsed), `after_extract` (the load package is written, not normalized), `after_normalize`
-(package ready, nothing loaded), `after_load` (loaded, earlier rows of re-loaded files not yet
+Points: `sftp_connected` (the SFTP connection, opened in the background, is up; nothing requested yet),
+`before_plan` (nothing listed yet; an SFTP connection may still be opening), `after_download` (after each
+file's download, before it is parsed), `after_extract` (the load package is written, not normalized),
+`after_normalize` (package ready, nothing loaded), `after_load` (loaded, earlier rows of re-loaded files not yet
 removed) and `during_load` (crash only: a watcher kills the process as soon as
 the first load job of the package has completed in the destination, while others are still pending).
 """

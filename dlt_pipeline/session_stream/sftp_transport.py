@@ -39,6 +39,7 @@ from dlt_pipeline.session_stream.ssh_keys import (
     load_private_key,
 )
 from dlt_pipeline.session_stream.transport import SSH_LOG, RemoteEntry, T, _followed, _inside, parse_sftp_url
+from dlt_pipeline.testhooks import checkpoint
 
 log = logging.getLogger("session_stream")
 
@@ -83,6 +84,8 @@ class SftpTransport:
                             "in --source, the network, and that the server is up; nothing was loaded", connecting=True)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread by _wait_for_open
                 self._open_failed = exc
+            else:
+                checkpoint("sftp_connected")  # test hook: connected, nothing requested yet (testhooks.py)
 
         self._opening = threading.Thread(target=connect, name="sftp-connect", daemon=True)
         self._opening.start()

@@ -121,7 +121,8 @@ def test_failed_listing_never_looks_empty(sshd: PrivateSshd, fault_proxy: Callab
     without, it stops with an error and loads nothing (no day was taken for empty, no ledger row)."""
     proxy = fault_proxy(sshd.port)
     target = Target(tmp_path)
-    run = target.pause("before_plan", *sftp_args(sshd, tree.root, port=proxy.port), "--workers", "0",
+    # paused once the connection (opened in the background) is up, so the cut hits the listing, not the handshake
+    run = target.pause("sftp_connected", *sftp_args(sshd, tree.root, port=proxy.port), "--workers", "0",
                        "--start-date", "2026-11-20", env={"SESSION_STREAM__RETRIES": str(retries)})
     proxy.cut_after_bytes(10)
     proc = run.resume()
