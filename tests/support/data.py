@@ -75,7 +75,7 @@ def first_seed_filling_every_child_table(day: date, hhmm: str, n: int, account: 
     "yesterday" carry no purchase on some dates, and dlt then creates no purchase tables at all. Tests that
     compare every raw table start from this seed, whatever today's date is.
     """
-    lists = ("offers", "page_event_ids", "custom_targets", "purchases", "purchase_lines", "cart_lines", "view_lines")
+    lists = {table.split("__")[1] for table in CHILD_TABLES}  # sessions__purchase_lines__items: in purchase_lines
     for first in range(10_000):
         sessions = sessions_for(day, hhmm, n, 0, account, first_seed=first)
         if all(any(s.get(key) for s in sessions) for key in lists):
