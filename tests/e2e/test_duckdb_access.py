@@ -7,8 +7,6 @@ anything; when the reader goes away during the wait, the load goes on and every 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,35 +14,10 @@ from typing import Any
 import pytest
 from support.data import ACCOUNT, days_ago
 from support.loader import Target, explain
+from support.reader import Reader
 
 from dlt_pipeline.exit_codes import EXIT_LOCKED
 from dlt_pipeline.synthetic.generator import CHILD_TABLES, generate, session_stream_root
-
-READER = """
-import sys, time, duckdb
-con = duckdb.connect(sys.argv[1], read_only=True)
-con.sql("select count(*) from monetate_raw.sessions").fetchall()
-print("ready", flush=True)
-time.sleep(float(sys.argv[2]))
-con.close()
-print("released", flush=True)
-"""
-
-
-class Reader:
-    """A child process with a read-only connection to the file for `seconds` (a BI tool's live connection)."""
-
-    def __init__(self, path: Path, seconds: float) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", READER, str(path), str(seconds)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        assert line.strip() == "ready", self.proc.stderr.read() if self.proc.stderr else line
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.communicate(timeout=30)
 
 
 def _day(root: Path, days_back: int, seed: int) -> dict[str, Any]:
