@@ -1,11 +1,12 @@
 """A soak of scheduled runs: every fault a season of 15-minute runs meets, then raw tables and marts = the truth.
 
-The loader runs as cron runs it (no --start-date: the ledger and the look-back decide), over a real sshd, into a
-DuckDB file, once per round, while the vendor's drop (`support.soak.Vendor`) delivers the generated files with
-late arrivals, stalled uploads, short and corrupt first copies re-delivered in full under the same name, and one
-line that is never valid. Each round's run meets one fault in turn (`support.soak.fault_cycle`): kill -9 at every
-named point of a run (dlt_pipeline/testhooks.py), the server down, a BI reader holding the DuckDB file, or none;
-`dbt build` runs in the middle of the soak and at its end. It ends with:
+The loader runs as cron runs it (no --start-date: the ledger and the look-back decide), over a real sshd, into
+a DuckDB file and a PostgreSQL schema, once per round, while the vendor's drop (`support.soak.Vendor`) delivers
+the generated files with late arrivals, stalled uploads, short and corrupt first copies re-delivered in full
+under the same name, and one line that is never valid. Each round's run meets one fault in turn
+(`support.soak.fault_cycle`): kill -9 at every named point of a run (dlt_pipeline/testhooks.py), the server
+down, a BI reader holding the DuckDB file, or none; `dbt build` runs in the middle of the soak and at its
+end. It ends with:
 
 - every generated line in the raw tables exactly once (per-table counts equal the generator's), the one bad line
   quarantined with its file and line, every file's ledger row loaded once, `_dlt_loads` without a repeated id;
@@ -48,7 +49,7 @@ def _run_round(wh: Warehouse, sshd: PrivateSshd, source: str, fault: str) -> sub
         env[testhooks.CRASH_ENV] = fault.split(":", 1)[1]
     elif fault == "outage":
         sshd.stop()
-    elif fault == "reader" and wh.duckdb_path.exists():
+    elif fault == "reader" and wh.postgres is None and wh.duckdb_path.exists():
         reader = Reader(wh.duckdb_path, 120)
     try:
         proc = wh.run("--source", source, "--private-key", str(sshd.client_key_path), "--known-hosts",
@@ -81,14 +82,17 @@ def _assert_raw_equals_truth(wh: Warehouse, truth: dict, vendor: Vendor) -> None
 
 
 @pytest.mark.timeout(1800)
+@pytest.mark.parametrize("engine", ["duckdb", "postgres"])
 def test_soak_of_scheduled_runs_with_faults_ends_equal_to_the_truth(
-        tmp_path: Path, mart_data: tuple[dict, Path], fresh_sshd) -> None:  # noqa: ANN001
+        tmp_path: Path, mart_data: tuple[dict, Path], fresh_sshd, engine: str,  # noqa: ANN001
+        request: pytest.FixtureRequest) -> None:
     truth, outbox = mart_data
+    pg = request.getfixturevalue("postgres") if engine == "postgres" else None
     sshd = fresh_sshd()
     served = tmp_path / "served" / "1234" / "raw_data" / "session_stream"
     served.mkdir(parents=True)
     vendor = Vendor(outbox, served, ROUNDS, SEED)
-    wh = Warehouse(tmp_path / "wh", "duckdb", name="soak")
+    wh = Warehouse(tmp_path / "wh", engine, pg, name=f"soak_{engine}")
     source = sshd.url(served)
     faults = fault_cycle(getattr(testhooks, "COMMIT_POINT", None))
     codes: list[tuple[str, int]] = []
