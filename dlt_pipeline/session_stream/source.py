@@ -62,13 +62,16 @@ def session_stream(
     `SESSION_STREAM__<NAME>`; docs/configuration.md), so secrets (`SESSION_STREAM__SFTP_PASSWORD`,
     `..._PRIVATE_KEY_PASSPHRASE`, `..._PII_SALT`) need no argument. The arguments mean what the command
     line's options of the same names mean; `archive` is `--archive`. Values are checked like the command
-    line's (ValueError, one line naming the argument or setting).
+    line's (ValueError, one line naming the argument or setting). The resource carries what it resolved:
+    `source.resources["session_stream"].load_options` and `.sftp_credentials`.
     """
     arguments = {k: v for k, v in locals().items() if k != "credentials"}
     settings = for_source(credentials, arguments)
     options, creds = settings.load_options(), settings.credentials()
     options.pii_policy()  # a hash policy without a salt fails here, before anything is listed
-    return session_stream_resource(lambda: open_transport(creds), options)
+    resource = session_stream_resource(lambda: open_transport(creds), options)
+    resource.load_options, resource.sftp_credentials = options, creds  # what it will use, to inspect before a run
+    return resource
 
 
 def session_stream_resource(connect: Callable[[], Transport], options: LoadOptions, stats: RunStats | None = None,
