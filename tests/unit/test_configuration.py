@@ -8,6 +8,7 @@ to the code without a row (or a row without a setting) fails here. In process: t
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -76,8 +77,10 @@ LOADER_ROWS = {_name(r["setting"]): r for r in _table("Loader settings")}
 META_ROWS = {_name(r["setting"]): r for r in _table("Metadata API settings")}
 
 
-def _routes(row: dict[str, str]) -> list[str]:
-    return (["flag"] if row["flag"].startswith("`--") else []) + ["env", "toml"]
+def _routes(name: str, row: dict[str, str]) -> list[str]:
+    """The documented routes of a setting: its flag, an argument of the source, the environment, a toml file."""
+    return ((["flag"] if row["flag"].startswith("`--") else [])
+            + (["argument"] if name in (*SOURCE_ARGUMENTS, "source") else []) + ["env", "toml"])
 
 
 @pytest.fixture(autouse=True)
@@ -161,33 +164,41 @@ def test_the_docs_list_every_setting_once_with_names_that_work() -> None:
         assert name in SAMPLES, f"add a sample value for {name} to this test"
     for name, row in META_ROWS.items():
         assert row["environment variable"] == f"`SESSION_STREAM__METADATA_API__{name.upper()}`", name
+    from dlt_pipeline.session_stream.source import session_stream as source_function
+
+    parameters = list(inspect.signature(source_function.__wrapped__).parameters)
+    assert parameters == ["credentials", *SOURCE_ARGUMENTS], "session_stream's arguments and SOURCE_ARGUMENTS differ"
+    assert all(_source_view(name) for name in SOURCE_ARGUMENTS), "an argument the source does not use"
     undocumented = set(flags) - set(LOADER_ROWS) - {"help", "quiet", "demo", "reload", "check", "publish",
                                                      "refresh_metadata", "metadata_only"}
     assert not undocumented, f"flags without a row in docs/configuration.md: {undocumented}"
 
 
-LOADER_CASES = [(name, route) for name, row in LOADER_ROWS.items() for route in _routes(row)]
+LOADER_CASES = [(name, route) for name, row in LOADER_ROWS.items() for route in _routes(name, row)]
 
 
 @pytest.mark.parametrize(("name", "route"), LOADER_CASES, ids=[f"{n}-{r}" for n, r in LOADER_CASES])
 def test_each_setting_takes_effect_in_the_command_line_and_the_source(name: str, route: str, tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """The command line resolves the value; `session_stream(...)` uses it (its argument stands in for the flag)."""
+    """The command line resolves the value and `session_stream(...)` uses it; a flag reaches only the command
+    line, an argument only the source."""
     value, secret = SAMPLES[name], name in SECRETS
     argv = ["--source", BASE_SOURCE] if name != "source" else []
     arguments: dict[str, Any] = {"credentials": BASE_SOURCE} if name != "source" else {}
+    context = None
     if route == "flag":
         argv += _flag_argv(LOADER_ROWS[name], value)
+    elif route == "argument":
         arguments["credentials" if name == "source" else name] = value
-        context = None
     else:
         context = _set(route, ("session_stream",), name, value, secret, tmp_path / "project", monkeypatch)
     with _entered(context):
-        cli = vars(build_parser().parse_args(argv))
-        cli.pop("quiet")
-        assert getattr(resolve(cli), name) == value
+        if route != "argument":
+            cli = vars(build_parser().parse_args(argv))
+            cli.pop("quiet")
+            assert getattr(resolve(cli), name) == value
         view = _source_view(name)
-        if view is not None and (route != "flag" or name in SOURCE_ARGUMENTS or name == "source"):
+        if view is not None and route != "flag":
             resource = session_stream(**arguments).resources["session_stream"]
             assert getattr(getattr(resource, view[0]), view[1]) == value
 
