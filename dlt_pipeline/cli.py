@@ -20,7 +20,9 @@ from dlt_pipeline.exit_codes import (
 
 EPILOG = f"""\
 Every option can also be set in .dlt/config.toml under [session_stream] (e.g. lookback_days = 3) or as an
-environment variable SESSION_STREAM__<OPTION> (e.g. SESSION_STREAM__LOOKBACK_DAYS=3). Secrets have no flag:
+environment variable SESSION_STREAM__<OPTION> (e.g. SESSION_STREAM__LOOKBACK_DAYS=3); flags win. The same
+settings apply when the session_stream dlt source runs in your own pipeline. Every setting, its variable,
+toml key and default: docs/configuration.md. Secrets have no flag:
   SESSION_STREAM__SFTP_PASSWORD            SFTP password (when not using a key)
   SESSION_STREAM__PRIVATE_KEY_PASSPHRASE   passphrase of an encrypted private key
   SESSION_STREAM__PII_SALT                 secret salt for --pii-mode hash
@@ -35,7 +37,8 @@ Exit codes: {EXIT_OK} all new files loaded; {EXIT_QUARANTINED} loaded, but some 
 (see the session_stream_rejects table) or a file could not be read (tried again next run);
 {EXIT_STRICT} --strict and something needed quarantine (nothing loaded); {EXIT_LOCKED} another run is in
 progress, or another program (a BI tool) held the DuckDB file for longer than --lock-wait-seconds (the message
-names it; nothing was loaded); {EXIT_USAGE} bad options; {EXIT_ERROR} any other failure (the message says what to do);
+names it; nothing was loaded); {EXIT_USAGE} bad options (also no --source); {EXIT_ERROR} any other failure (the
+message says what to do);
 {EXIT_METADATA} the sessions loaded (or there was nothing new) but the metadata refresh failed (the message says
 why; a revoked API key needs a person to issue a new one); {EXIT_INCOMPLETE} --check found a window without a file,
 a file not loaded (quarantined, unreadable, or waiting over 2 hours) or files close to the vendor's deletion.
@@ -69,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--known-hosts", metavar="PATH",
                      help="known_hosts file used to verify the server (default ~/.ssh/known_hosts)")
     src.add_argument("--trust-host-key", metavar="FINGERPRINT",
-                     help="accept the server only if its key has this SHA256:... fingerprint (instead of known_hosts)")
+                     help="accept the server only if its key has this fingerprint, SHA256:<base64> as ssh-keygen -lf "
+                          "prints it (instead of known_hosts)")
     dst = p.add_argument_group("destination")
     dst.add_argument("--destination", choices=["duckdb", "postgres", "redshift"], help="warehouse (default duckdb)")
     dst.add_argument("--duckdb-path", metavar="PATH",

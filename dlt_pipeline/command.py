@@ -29,7 +29,7 @@ from dlt_pipeline.session_stream import after_plan
 from dlt_pipeline.session_stream.ledger import close_kept, raw_counts
 from dlt_pipeline.session_stream.run_stats import RunStats, StrictModeFailure
 from dlt_pipeline.session_stream.transport import TransportError, open_transport
-from dlt_pipeline.settings import PII_AUTO, Settings, resolve
+from dlt_pipeline.settings import PII_AUTO, Settings, require_source, resolve
 
 log = logging.getLogger("session_stream")
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -112,6 +112,7 @@ def execute(args: argparse.Namespace) -> int:
     """Run the loader for parsed arguments and return the process exit code."""
     try:
         settings = resolve(_cli_values(args))
+        require_source(settings)
         if settings.json:
             out.file = sys.stderr  # --json: stdout carries the one JSON object (run_history.print_json) only
         if settings.demo or settings.check or settings.publish:

@@ -1,38 +1,44 @@
-"""Loader settings: command-line flags first, then dlt's config providers, then documented defaults.
+"""Loader settings: one `@configspec` read by the command line and by the dlt sources alike.
 
-Every option can live in `.dlt/config.toml` under `[session_stream]`, in environment variables
-(`SESSION_STREAM__LOOKBACK_DAYS=3`), and secrets in `.dlt/secrets.toml` or the environment
-(`SESSION_STREAM__SFTP_PASSWORD`). Secrets have no command-line flag, so they never show up in shell
-history or process listings.
+`LoaderConfiguration` is every setting that may live in configuration: `.dlt/config.toml` /
+`.dlt/secrets.toml` under `[session_stream]`, or environment variables `SESSION_STREAM__<NAME>`
+(docs/configuration.md lists each once). dlt's `resolve_configuration` reads it at exactly that section
+(`config_sources.py`), for `python dlt_pipeline/run.py` (`resolve`) and for `session_stream(...)` in a
+user's own pipeline (`for_source`); flags and source arguments override it. Secrets have no flag, so they
+never show up in shell history or process listings. One-shot actions (`Settings` adds them) come only from
+flags: a stray `SESSION_STREAM__DEMO=1` in a cron environment never turns a load into a demo.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime
+from dataclasses import field, fields
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Optional  # noqa: UP035 - dlt reads these hints at runtime
 
-import dlt
+from dlt.common.configuration import configspec
+from dlt.common.configuration.exceptions import ConfigValueCannotBeCoercedException, ValueNotSecretException
+from dlt.common.configuration.specs import BaseConfiguration
+from dlt.common.typing import TSecretStrValue
 
+from dlt_pipeline import config_sources
 from dlt_pipeline.session_stream.config import SftpCredentials
-from dlt_pipeline.session_stream.coverage import VENDOR_RETENTION_DAYS
 from dlt_pipeline.session_stream.options import LoadOptions
+from dlt_pipeline.setting_checks import (  # noqa: F401 - MAX_*, PII_*, DESTINATIONS: used by importers of settings
+    DESTINATIONS,
+    MAX_LOOKBACK_DAYS,
+    MAX_WORKERS,
+    PII_AUTO,
+    PII_MODES,
+    coerce,
+    kind,
+    validate,
+)
 
 SECTION = "session_stream"
 DEFAULT_DUCKDB = "session_stream.duckdb"
-DESTINATIONS = ("duckdb", "postgres", "redshift")
-PII_MODES = ("keep", "hash", "drop")
-PII_AUTO = "auto"
-"""`--pii-target-ids auto`: the ids the last metadata refresh marks personal (see metadata_refresh.py)."""
-MAX_LOOKBACK_DAYS = 3650
-"""Ten years: far past the vendor's retention, yet a date any calendar can subtract (a huge value overflowed)."""
-MAX_WORKERS = 64
-TRUE_WORDS = ("1", "true", "yes", "on")
-FALSE_WORDS = ("0", "false", "no", "off", "")
 
 
 def default_duckdb_path() -> str:
@@ -40,22 +46,27 @@ def default_duckdb_path() -> str:
     return os.environ.get("SESSION_STREAM_DUCKDB") or DEFAULT_DUCKDB
 
 
-@dataclass
-class Settings:
-    """Resolved options for one run (see `run.py --help` for what each means)."""
+def default_publish_schema() -> str:
+    """The schema dbt builds the marts in: `DBT_SCHEMA` (what profiles.yml reads), else analytics."""
+    return os.environ.get("DBT_SCHEMA") or "analytics"
 
-    source: str | None = None
-    private_key: str | None = None
-    known_hosts: str | None = None
-    trust_host_key: str | None = None
+
+@configspec
+class LoaderConfiguration(BaseConfiguration):
+    """Every setting of the loader and the `session_stream` source (docs/configuration.md says what each means)."""
+
+    source: Optional[str] = None  # noqa: UP045
+    private_key: Optional[str] = None  # noqa: UP045
+    known_hosts: Optional[str] = None  # noqa: UP045
+    trust_host_key: Optional[str] = None  # noqa: UP045
     destination: str = "duckdb"
     duckdb_path: str = field(default_factory=default_duckdb_path)
     dataset_name: str = "monetate_raw"
     pipeline_name: str = "monetate_session_stream"
-    pipelines_dir: str | None = None
-    staging: str | None = None
-    start_date: date | None = None
-    end_date: date | None = None
+    pipelines_dir: Optional[str] = None  # noqa: UP045
+    staging: Optional[str] = None  # noqa: UP045
+    start_date: Optional[date] = None  # noqa: UP045
+    end_date: Optional[date] = None  # noqa: UP045
     lookback_days: int = 2
     min_file_age_seconds: int = 120
     batch_size: int = 5_000
@@ -65,159 +76,135 @@ class Settings:
     retries: int = 5
     backoff: float = 1.0
     pii_mode: str = "keep"
-    pii_target_ids: list[str] | None = None
+    pii_target_ids: Optional[Any] = None  # noqa: UP045
+    """A list, or text `9001,9002` (an environment variable), or `auto`; made a list by `coerce`."""
     strict: bool = False
     retry_quarantined: bool = False
-    reload: bool = False
-    demo: bool = False
     metadata_refresh_hours: float = 24.0
+    completeness_days: int = 7
+    retention_warn_days: int = 30
+    archive: Optional[str] = None  # noqa: UP045
+    """--archive DEST: keep every loaded file byte for byte in the vendor's layout (session_stream/archive.py)."""
+    lock_wait_seconds: float = 60.0
+    """How long to wait for a reader (a BI tool) to release the DuckDB file before stopping (duckdb_access.py)."""
+    publish_formats: str = "hyper,parquet,csv"
+    publish_schema: str = field(default_factory=default_publish_schema)
+    json: bool = False
+    """--json: the run summary as one JSON object on stdout, everything else on stderr (run_history.py)."""
+    sftp_password: Optional[TSecretStrValue] = None  # noqa: UP045
+    private_key_passphrase: Optional[TSecretStrValue] = None  # noqa: UP045
+    pii_salt: Optional[TSecretStrValue] = None  # noqa: UP045
+
+    __section__: ClassVar[str] = SECTION
+
+
+@configspec
+class Settings(LoaderConfiguration):
+    """Resolved options for one command-line run: the configuration plus the one-shot actions of its flags."""
+
+    demo: bool = False
+    reload: bool = False
     refresh_metadata: bool = False
     metadata_only: bool = False
     check: bool = False
     """--check: compare the server's recent day folders with the ledger, load nothing (dlt_pipeline/completeness.py)."""
-    completeness_days: int = 7
-    retention_warn_days: int = 30
-    archive: str | None = None
-    """--archive DEST: keep every loaded file byte for byte in the vendor's layout (session_stream/archive.py)."""
-    lock_wait_seconds: float = 60.0
-    """How long to wait for a reader (a BI tool) to release the DuckDB file before stopping (duckdb_access.py)."""
-    publish: str | None = None
-    publish_formats: str = "hyper,parquet,csv"
-    publish_schema: str = field(default_factory=lambda: os.environ.get("DBT_SCHEMA") or "analytics")
-    json: bool = False
-    """--json: the run summary as one JSON object on stdout, everything else on stderr (run_history.py)."""
-    # secrets: only from dlt's providers
-    sftp_password: str | None = field(default=None, repr=False)
-    private_key_passphrase: str | None = field(default=None, repr=False)
-    pii_salt: str | None = field(default=None, repr=False)
-
+    publish: Optional[str] = None  # noqa: UP045
 
     def load_options(self) -> LoadOptions:
         """The source's options, as these settings give them."""
         return LoadOptions(**{f.name: getattr(self, f.name) for f in fields(LoadOptions)})
 
     def credentials(self) -> SftpCredentials:
-        """The source's credentials spec, filled from these options (the command line resolved them already)."""
+        """The transport's credentials, from these settings (already resolved and checked)."""
         creds = SftpCredentials()
-        creds.url = self.source  # type: ignore[assignment]
-        creds.private_key = self.private_key  # type: ignore[assignment]
-        creds.private_key_passphrase = self.private_key_passphrase  # type: ignore[assignment]
-        creds.password = self.sftp_password  # type: ignore[assignment]
-        creds.known_hosts = self.known_hosts
-        creds.trust_host_key = self.trust_host_key
-        creds.timeout, creds.retries, creds.backoff = self.timeout, self.retries, self.backoff
+        for name, attr in CREDENTIAL_FIELDS.items():
+            setattr(creds, name, getattr(self, attr))
         return creds
 
 
+CONFIGURABLE = tuple(LoaderConfiguration.get_resolvable_fields())
 SECRETS = ("sftp_password", "private_key_passphrase", "pii_salt")
+HIDDEN = (*SECRETS, "private_key")
+"""Values never quoted in a message (a private key may be given as its PEM text)."""
 CLI_ONLY = ("demo", "reload", "refresh_metadata", "metadata_only", "check", "publish")
-"""One-shot actions: only a command-line flag asks for them, so a stray SESSION_STREAM__DEMO=1 in a cron
-environment can never turn a scheduled load into a demo or a reload."""
+"""One-shot actions: only a command-line flag asks for them (not part of `LoaderConfiguration`)."""
+NEEDS_NO_SOURCE = ("demo", "metadata_only", "publish")
+CREDENTIAL_FIELDS = {"url": "source", "private_key": "private_key", "private_key_passphrase": "private_key_passphrase",
+                     "password": "sftp_password", "known_hosts": "known_hosts", "trust_host_key": "trust_host_key",
+                     "timeout": "timeout", "retries": "retries", "backoff": "backoff"}
+"""`SftpCredentials` field -> setting. Earlier versions read them under `[sources.session_stream.credentials]`."""
+SOURCE_ARGUMENTS = ("private_key", "known_hosts", "trust_host_key", "start_date", "end_date", "lookback_days",
+                    "min_file_age_seconds", "retry_quarantined", "pii_mode", "pii_target_ids", "pii_salt", "workers",
+                    "batch_size", "completeness_days", "retention_warn_days", "archive")
+"""Arguments of `session_stream(...)`; earlier versions also read them under `[sources.session_stream]`."""
+LEGACY_ROUTES: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    *((("sources", SECTION, "credentials"), old, new) for old, new in CREDENTIAL_FIELDS.items()),
+    *((("sources", SECTION), name, name) for name in SOURCE_ARGUMENTS),
+)
+"""(old sections, old key, setting): routes of earlier versions, read as deprecated aliases."""
 
 
-def _lookup(name: str, secret: bool) -> Any:
-    """Ask dlt's providers (env, secrets.toml, config.toml) for `session_stream.<name>`."""
-    store = dlt.secrets if secret else dlt.config
-    try:
-        return store.get(f"{SECTION}.{name}")
-    except Exception as exc:  # noqa: BLE001 - dlt raises many types for a malformed toml; say which setting
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise ValueError(f"cannot read {SECTION}.{name} from dlt's configuration (.dlt/config.toml, "
-                         f".dlt/secrets.toml or the environment): {first}") from None
+def _from_providers(given: dict[str, Any]) -> tuple[LoaderConfiguration, dict[str, str]]:
+    """The configuration from dlt's providers (fields in `given` are not looked up), plus deprecated aliases.
 
-
-def _coerce(name: str, value: Any, template: Any) -> Any:
-    """Turn a flag or config value into the field's type; ValueError/TypeError if it is not one."""
-    if value is None:
-        return None
-    if name in ("start_date", "end_date"):
-        return value if isinstance(value, date) else date.fromisoformat(str(value).strip())
-    if name == "pii_target_ids":
-        if isinstance(value, str):
-            return [v.strip() for v in value.split(",") if v.strip()]
-        return [str(v) for v in value]
-    if isinstance(template, bool):
-        return _coerce_bool(value)
-    if isinstance(template, int):
-        return _coerce_int(value)
-    if isinstance(template, float):
-        if isinstance(value, bool):
-            raise TypeError("a boolean is not a number")
-        return float(value)
-    return str(value)
-
-
-def _coerce_bool(value: Any) -> bool:
-    """Booleans from config files and the environment; anything but a clear yes/no is refused, not read as no."""
-    if isinstance(value, bool):
-        return value
-    word = str(value).strip().lower()
-    if word not in TRUE_WORDS + FALSE_WORDS:
-        raise ValueError(word)
-    return word in TRUE_WORDS
-
-
-def _coerce_int(value: Any) -> int:
-    """Whole numbers only: `2.5` days or `true` workers are refused rather than silently rounded."""
-    if isinstance(value, bool):
-        raise TypeError("a boolean is not a whole number")
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise ValueError(value)
-        return int(value)
-    return int(str(value).strip()) if isinstance(value, str) else int(value)
-
-
-def _kind(name: str, template: Any) -> str:
-    """What a value of this option looks like, for messages."""
-    if name in ("start_date", "end_date"):
-        return "a date like 2026-11-01 (YYYY-MM-DD)"
-    if isinstance(template, bool):
-        return "true or false"
-    if isinstance(template, int):
-        return "a whole number"
-    if isinstance(template, float):
-        return "a number"
-    return "text"
-
-
-def option_label(name: str, from_cli: bool) -> str:
-    """How the user set an option, so a message points at the right place: flag, env variable or config file."""
-    if from_cli:
-        return f"--{name.replace('_', '-')}"
-    env = f"{SECTION}__{name}".upper()
-    if env in os.environ:
-        return env
-    return f"{name} (set in .dlt/config.toml or .dlt/secrets.toml)"
-
-
-def resolve(cli: dict[str, Any]) -> Settings:
-    """Merge command-line values (None = not given) over dlt config over defaults, then check them.
-
-    Raises ValueError with a one-line message naming the option (as the user set it) and what is
-    allowed; `command.execute` turns it into exit code 2.
+    Returns it with the labels of the settings an alias set, so a message names the route the user used.
     """
-    settings = Settings()
-    given: set[str] = set()
-    for name, default in vars(Settings()).items():
-        value = cli.get(name)
-        from_cli = not (value is None or value is False)
-        if not from_cli and name not in CLI_ONLY:
-            found = _lookup(name, name in SECRETS)
-            if found is not None:
-                value = found
-        if value is None:
+    try:
+        config = config_sources.resolve_spec(LoaderConfiguration(), explicit_value=dict(given))
+    except ConfigValueCannotBeCoercedException as exc:
+        raise ValueError(_wrong_kind(exc.field_name, exc.field_value,
+                                     config_sources.label((SECTION,), exc.field_name, exc.field_name in SECRETS))
+                         ) from None
+    except ValueNotSecretException as exc:
+        raise ValueError(f"{exc.key} is a secret and is not read from .dlt/config.toml: move it to "
+                         ".dlt/secrets.toml or the environment") from None
+    except Exception as exc:  # noqa: BLE001 - dlt raises many types for a malformed toml: one line, no value
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise ValueError(f"cannot read [{SECTION}] from dlt's configuration (.dlt/config.toml, .dlt/secrets.toml "
+                         f"or the environment): {first}") from None
+    config.pii_target_ids = coerce("pii_target_ids", config.pii_target_ids, None)
+    aliased: dict[str, str] = {}
+    for sections, old, name in LEGACY_ROUTES:
+        if name in given or name in aliased or config_sources.is_set((SECTION,), name, name in SECRETS):
             continue
+        new = f"{config_sources.env_name((SECTION,), name)} (or {name} under [{SECTION}])"
+        found = config_sources.legacy_value(sections, old, new, name in SECRETS)
+        if found is not None:
+            value, aliased[name] = found
+            try:
+                setattr(config, name, coerce(name, value, getattr(LoaderConfiguration(), name)))
+            except (TypeError, ValueError, OverflowError):
+                raise ValueError(_wrong_kind(name, value, aliased[name])) from None
+    return config, aliased
+
+
+def _wrong_kind(name: str, value: Any, shown_as: str) -> str:
+    shown = "(hidden)" if name in HIDDEN else repr(value)
+    return f"{shown_as} is {shown}; it must be {kind(name, getattr(Settings(), name, None))}"
+
+
+def build(given: dict[str, Any], given_as: Callable[[str], str]) -> Settings:
+    """Settings from `given` values (flags or source arguments; None = not given) over the configuration.
+
+    Raises ValueError with a one-line message naming the setting the way the user set it (`given_as(name)`
+    for given values: a flag or an argument) and what is allowed.
+    """
+    given = {k: v for k, v in given.items() if v is not None}
+    coerced: dict[str, Any] = {}
+    for name, value in given.items():
         try:
-            setattr(settings, name, _coerce(name, value, default))
+            coerced[name] = coerce(name, value, getattr(Settings(), name))
         except (TypeError, ValueError, OverflowError):
-            shown = "(hidden)" if name in SECRETS else repr(value)
-            raise ValueError(f"{option_label(name, from_cli)} is {shown}; it must be {_kind(name, default)}") from None
-        if from_cli:
-            given.add(name)
+            raise ValueError(_wrong_kind(name, value, given_as(name))) from None
+    config, aliased = _from_providers({k: v for k, v in coerced.items() if k in CONFIGURABLE})
+    settings = Settings(**{name: getattr(config, name) for name in CONFIGURABLE})
+    for name, value in coerced.items():
+        setattr(settings, name, value)
 
     def label(name: str) -> str:
-        return option_label(name, name in given)
+        if name in coerced:
+            return given_as(name)
+        return aliased.get(name) or config_sources.label((SECTION,), name, name in SECRETS)
 
     validate(settings, label)
     # absolute: dlt resolves a relative DuckDB path against the folder the pipeline was first run from
@@ -225,68 +212,50 @@ def resolve(cli: dict[str, Any]) -> Settings:
     return settings
 
 
-def validate(settings: Settings, label: Callable[[str], str]) -> None:
-    """Refuse values that would lose data, hang or crash later, with a message the user can act on."""
-    if settings.destination not in DESTINATIONS:
-        raise ValueError(f"{label('destination')} must be one of {', '.join(DESTINATIONS)}, "
-                         f"not '{settings.destination}'")
-    if settings.pii_mode not in PII_MODES:
-        raise ValueError(f"{label('pii_mode')} must be one of {', '.join(PII_MODES)}, not '{settings.pii_mode}'")
-    if settings.pii_mode == "hash" and not settings.pii_salt:
-        raise ValueError(f"{label('pii_mode')} hash needs a secret salt: set SESSION_STREAM__PII_SALT in the "
-                         "environment or pii_salt in .dlt/secrets.toml")
-    ids = settings.pii_target_ids or []
-    if PII_AUTO in ids and len(ids) > 1:
-        raise ValueError(f"{label('pii_target_ids')} is either '{PII_AUTO}' or a list of ids, not both")
-    _check_numbers(settings, label)
-    _check_dates(settings, label)
-    if settings.reload and not settings.start_date:
-        raise ValueError("--reload needs --start-date (and optionally --end-date): it reloads that range of days")
-    if settings.archive and settings.source:
-        from dlt_pipeline.session_stream.archive import ArchiveConfigError, account_prefix
-
-        try:
-            account_prefix(settings.source)
-        except ArchiveConfigError as exc:
-            raise ValueError(str(exc).replace("--archive", label("archive"), 1)) from None
+def flag(name: str) -> str:
+    return f"--{name.replace('_', '-')}"
 
 
-def _check_numbers(s: Settings, label: Callable[[str], str]) -> None:
-    """Every numeric option within what the loader can honour."""
+def resolve(cli: dict[str, Any]) -> Settings:
+    """The command line's settings: flags (None or False = not given) over the configuration, then checked.
 
-    def need(name: str, ok: bool, rule: str) -> None:
-        if not ok:
-            raise ValueError(f"{label(name)} is {getattr(s, name)!r}; it must be {rule}")
-
-    need("lookback_days", 0 <= s.lookback_days <= MAX_LOOKBACK_DAYS,
-         f"a whole number of days from 0 to {MAX_LOOKBACK_DAYS:,} (a negative look-back would skip days; "
-         f"the vendor keeps files for {VENDOR_RETENTION_DAYS} days, and --start-date backfills a range)")
-    need("min_file_age_seconds", s.min_file_age_seconds >= 0, "0 or more seconds (0 loads files at once)")
-    need("batch_size", s.batch_size >= 1, "at least 1 session per batch (default 5000)")
-    need("workers", 0 <= s.workers <= MAX_WORKERS,
-         f"0 to {MAX_WORKERS} parser processes (0 parses in the main process; default 2)")
-    need("max_line_bytes", s.max_line_bytes >= 1, "at least 1 byte (default 16777216)")
-    need("timeout", math.isfinite(s.timeout) and s.timeout > 0, "a number of seconds above 0 (default 30)")
-    need("retries", s.retries >= 0, "0 or more (default 5)")
-    need("backoff", math.isfinite(s.backoff) and s.backoff >= 0, "a number of seconds, 0 or more (default 1)")
-    need("lock_wait_seconds", math.isfinite(s.lock_wait_seconds) and s.lock_wait_seconds >= 0,
-         "a number of seconds, 0 or more (default 60; 0 stops at once when a reader holds the DuckDB file)")
-    need("completeness_days", 0 <= s.completeness_days <= VENDOR_RETENTION_DAYS,
-         f"0 to {VENDOR_RETENTION_DAYS} days (default 7; 0 turns the hourly scan beyond the look-back off)")
-    need("retention_warn_days", 0 <= s.retention_warn_days < VENDOR_RETENTION_DAYS,
-         f"0 to {VENDOR_RETENTION_DAYS - 1} days (default 30; 0 turns the retention warning off)")
-    need("metadata_refresh_hours", math.isfinite(s.metadata_refresh_hours) and s.metadata_refresh_hours >= 0,
-         "a number of hours, 0 or more (default 24; 0 refreshes on every run)")
+    Raises ValueError with a one-line message naming the option (as the user set it) and what is allowed;
+    `command.execute` turns it into exit code 2.
+    """
+    given = {k: v for k, v in cli.items() if k in CONFIGURABLE + CLI_ONLY and v is not None and v is not False}
+    return build(given, flag)
 
 
-def _check_dates(s: Settings, label: Callable[[str], str]) -> None:
-    """A day range that exists: not reversed, not in the future (file names and day folders are in UTC)."""
-    today = datetime.now(UTC).date()
-    for name in ("start_date", "end_date"):
-        day = getattr(s, name)
-        if day is not None and day > today:
-            raise ValueError(f"{label(name)} {day} is in the future (today is {today} in UTC, the time zone of the "
-                             "vendor's day folders)")
-    if s.start_date and s.end_date and s.start_date > s.end_date:
-        raise ValueError(f"{label('start_date')} {s.start_date} is after {label('end_date')} {s.end_date}: "
-                         "the range would hold no days")
+def require_source(settings: Settings) -> None:
+    """A load or `--check` needs the account folder; the demo, `--metadata-only` and `--publish` do not."""
+    if not settings.source and not any(getattr(settings, a) for a in NEEDS_NO_SOURCE):
+        raise ValueError("no source given: pass --source sftp://USER@HOST[:PORT]/ACCOUNT/raw_data/session_stream (or "
+                         f"a local folder), or set {config_sources.env_name((SECTION,), 'source')} or source under "
+                         f"[{SECTION}] in .dlt/config.toml")
+
+
+def for_source(credentials: SftpCredentials | str | None, arguments: dict[str, Any]) -> Settings:
+    """The `session_stream` source's settings: its arguments (None = not given) over the same configuration.
+
+    `credentials` is the account folder's URL or an `SftpCredentials` whose set fields count as arguments.
+    """
+    given = dict(arguments)
+    if isinstance(credentials, str):
+        given["source"] = credentials
+    elif isinstance(credentials, SftpCredentials):
+        defaults = SftpCredentials()
+        for name, attr in CREDENTIAL_FIELDS.items():
+            value = getattr(credentials, name)
+            if value is not None and value != getattr(defaults, name) and given.get(attr) is None:
+                given[attr] = value
+    elif credentials is not None:
+        raise ValueError(f"session_stream(credentials=...) is a {type(credentials).__name__}; it must be the "
+                         "account folder's URL (sftp://USER@HOST/ACCOUNT/raw_data/session_stream) or SftpCredentials")
+    settings = build(given, lambda name: "session_stream(credentials=...)" if name == "source"
+                     else f"session_stream({name}=...)")
+    if not settings.source:
+        raise ValueError("session_stream() needs the account folder: pass its URL (sftp://USER@HOST/ACCOUNT/raw_data/"
+                         f"session_stream) or a local folder as the first argument, or set "
+                         f"{config_sources.env_name((SECTION,), 'source')} or source under [{SECTION}] in "
+                         ".dlt/config.toml")
+    return settings

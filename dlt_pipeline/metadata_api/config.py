@@ -3,11 +3,12 @@
 Environment variables (dlt's spelling): `SESSION_STREAM__METADATA_API__BASE_URL` (default
 `https://api.monetate.net`), `..._RETAILER`, `..._API_USERNAME`, `..._PRIVATE_KEY` (PEM text, a secret) or
 `..._PRIVATE_KEY_PATH`; or the same keys under `[session_stream.metadata_api]` in `.dlt/config.toml` /
-`.dlt/secrets.toml`.
+`.dlt/secrets.toml` (docs/configuration.md). The command line and the `monetate_metadata` source resolve
+it the same way, with dlt's `resolve_configuration` (`config_sources.py`).
 
-Each key is looked up at exactly that path. dlt's own injection would also try shorter paths
-(`SESSION_STREAM__PRIVATE_KEY`, which is the *SFTP* key of the session loader, or a bare `PRIVATE_KEY`), and
-would then sign API tokens with the wrong key or pick up an unrelated variable.
+The spec's own section is `metadata_api` below `session_stream`, so dlt never falls back to
+`SESSION_STREAM__PRIVATE_KEY` (the *SFTP* key of the session loader) or a bare `PRIVATE_KEY`, which would
+sign API tokens with the wrong key or pick up an unrelated variable.
 """
 
 from __future__ import annotations
@@ -15,15 +16,18 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Optional  # noqa: UP035 - dlt reads these hints at runtime
+from typing import Any, ClassVar, Optional  # noqa: UP035 - dlt reads these hints at runtime
 from urllib.parse import urlsplit
 
-import dlt
 from dlt.common.configuration import configspec
+from dlt.common.configuration.exceptions import ConfigValueCannotBeCoercedException, ValueNotSecretException
 from dlt.common.configuration.specs import BaseConfiguration
 from dlt.common.typing import TSecretStrValue
 
+from dlt_pipeline import config_sources
+
 SECTION = "session_stream.metadata_api"
+SECTIONS = ("session_stream", "metadata_api")
 ENV_PREFIX = "SESSION_STREAM__METADATA_API__"
 DEFAULT_BASE_URL = "https://api.monetate.net"
 SECRET_FIELDS = ("private_key",)
@@ -42,6 +46,8 @@ class MetadataApiConfig(BaseConfiguration):
     client asks the refresh endpoint for (the API allows 10 min to 12 h). `retries`/`backoff`/`timeout` feed
     dlt's retrying HTTP client (429 and 5xx are retried with exponential backoff).
     """
+
+    __section__: ClassVar[str] = "metadata_api"
 
     base_url: str = DEFAULT_BASE_URL
     retailer: Optional[str] = None  # noqa: UP045
@@ -112,44 +118,25 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def _lookup(name: str, secret: bool) -> Any:  # noqa: ANN401
-    store = dlt.secrets if secret else dlt.config
-    try:
-        return store.get(f"{SECTION}.{name}")
-    except Exception as exc:  # noqa: BLE001 - a malformed toml: say which setting, never its value
-        raise MetadataConfigError(f"cannot read {SECTION}.{name} from dlt's configuration: "
-                                  f"{type(exc).__name__}") from None
-
-
 def load_config(defaults: dict[str, Any] | None = None, **overrides: Any) -> MetadataApiConfig:  # noqa: ANN401
     """The configuration from dlt's providers at `session_stream.metadata_api.*`; `overrides` (not None) win.
 
     `defaults` replace the built-in defaults of fields no provider sets (the command line passes its general
     `retries`, `backoff` and `timeout`, so one setting governs both sources).
     """
-    config = MetadataApiConfig()
-    for f in fields(config):
-        if f.name.startswith("_"):
-            continue
-        value = overrides.get(f.name)
-        if value is None:
-            value = _lookup(f.name, f.name in SECRET_FIELDS)
-        if value is None:
-            value = (defaults or {}).get(f.name)
-        if value is None:
-            continue
-        template = getattr(MetadataApiConfig(), f.name)
-        try:
-            if isinstance(template, bool):
-                value = str(value).strip().lower() in ("1", "true", "yes", "on")
-            elif isinstance(template, int):
-                value = int(value)
-            elif isinstance(template, float):
-                value = float(value)
-            else:
-                value = str(value)
-        except (TypeError, ValueError):
-            shown = "(hidden)" if f.name in SECRET_FIELDS else repr(value)
-            raise MetadataConfigError(f"{ENV_PREFIX}{f.name.upper()} is {shown}; it must be a number") from None
-        setattr(config, f.name, value)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        config = config_sources.resolve_spec(MetadataApiConfig(), SECTIONS[:1], explicit_value=given)
+    except ConfigValueCannotBeCoercedException as exc:
+        shown = "(hidden)" if exc.field_name in SECRET_FIELDS else repr(exc.field_value)
+        raise MetadataConfigError(f"{config_sources.label(SECTIONS, exc.field_name)} is {shown}; it must be "
+                                  "a number") from None
+    except ValueNotSecretException as exc:
+        raise MetadataConfigError(f"{exc.key} is a secret and is not read from .dlt/config.toml: move it to "
+                                  ".dlt/secrets.toml or the environment") from None
+    except Exception as exc:  # noqa: BLE001 - a malformed toml: say which section, never a value
+        raise MetadataConfigError(f"cannot read [{SECTION}] from dlt's configuration: {type(exc).__name__}") from None
+    for name, value in (defaults or {}).items():
+        if value is not None and name not in given and not config_sources.is_set(SECTIONS, name):
+            setattr(config, name, value)
     return config

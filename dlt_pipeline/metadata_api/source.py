@@ -139,4 +139,7 @@ def monetate_metadata(
                                   "..._API_USERNAME and ..._PRIVATE_KEY (or ..._PRIVATE_KEY_PATH)")
     client = api_client(config)
     sink = counts if counts is not None else {}
-    return [_resource(client, e, config.page_size, sink) for e in ENDPOINTS]
+    resources = [_resource(client, e, config.page_size, sink) for e in ENDPOINTS]
+    for resource in resources:
+        resource.api_config = config  # what it resolved, to inspect before a run (repr hides the key)
+    return resources

@@ -1,8 +1,8 @@
-"""How the `session_stream` source reaches the vendor: a dlt `@configspec`, resolved like any dlt credentials.
+"""How the `session_stream` source reaches the vendor: the account folder and how to log in to it.
 
-In a dlt pipeline the values come from the source's arguments, `.dlt/secrets.toml` under
-`[sources.session_stream.credentials]`, or environment variables such as
-`SOURCES__SESSION_STREAM__CREDENTIALS__PASSWORD`; a plain string argument is the URL (dlt's "native value").
+Filled from the one configuration (`[session_stream]`: `source`, `private_key`, `sftp_password`, ...; see
+`dlt_pipeline/settings.py` and docs/configuration.md) by the command line and the source alike; a user may
+also pass one to `session_stream(credentials=...)`, whose set fields then count as arguments.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import dlt
-from dlt.common.typing import TSecretStrValue
+from dlt.common.configuration import configspec
+from dlt.common.configuration.specs import BaseConfiguration
 from dlt.extract.resource import DltResource
 
 from dlt_pipeline.session_stream.config import SftpCredentials
@@ -21,47 +22,56 @@ from dlt_pipeline.session_stream.plan import Plan, plan_files
 from dlt_pipeline.session_stream.run_row import TimedTransport, run_item
 from dlt_pipeline.session_stream.run_stats import RunStats
 from dlt_pipeline.session_stream.transport import Transport, open_transport
+from dlt_pipeline.settings import for_source
 
 
-@dlt.source(name="session_stream", section="session_stream")
+@configspec
+class _NoInjection(BaseConfiguration):
+    """The source's spec: dlt injects no argument; `settings.for_source` resolves them from `[session_stream]`.
+
+    dlt's own injection would read `sources.session_stream.*`, a second configuration beside the command
+    line's: `SESSION_STREAM__PII_MODE=hash` would then be ignored here and personal data land in clear.
+    """
+
+
+@dlt.source(name="session_stream", section="session_stream", spec=_NoInjection)
 def session_stream(
-    credentials: SftpCredentials = dlt.secrets.value,
+    credentials: SftpCredentials | str | None = None,
     private_key: str | None = None,
     known_hosts: str | None = None,
     trust_host_key: str | None = None,
     start_date: date | None = None,
     end_date: date | None = None,
-    lookback_days: int = 2,
-    min_file_age_seconds: int = 120,
-    retry_quarantined: bool = False,
-    pii_mode: str = "keep",
+    lookback_days: int | None = None,
+    min_file_age_seconds: int | None = None,
+    retry_quarantined: bool | None = None,
+    pii_mode: str | None = None,
     pii_target_ids: list[str] | None = None,
-    pii_salt: TSecretStrValue | None = dlt.secrets.value,
-    workers: int = 2,
-    batch_size: int = 5_000,
-    completeness_days: int = 7,
-    retention_warn_days: int = 30,
+    pii_salt: str | None = None,
+    workers: int | None = None,
+    batch_size: int | None = None,
+    completeness_days: int | None = None,
+    retention_warn_days: int | None = None,
     archive: str | None = None,
 ) -> DltResource:
     """Every Session Stream file not yet in this pipeline's ledger, as raw tables, rejects and ledger rows.
 
     `credentials` is the account folder's URL (`sftp://USER@HOST[:PORT]/ACCOUNT/raw_data/session_stream` or
-    a local folder) or a full `SftpCredentials`; `private_key`, `known_hosts` and `trust_host_key` override
-    its fields. Secrets (password, key passphrase, PII salt) come from dlt's providers, e.g.
-    `SOURCES__SESSION_STREAM__CREDENTIALS__PASSWORD`. The other arguments mean what the command line's
-    options of the same names mean (`python dlt_pipeline/run.py --help`); `archive` is `--archive`.
+    a local folder) or a full `SftpCredentials`. Every argument left None comes from the same configuration
+    the command line reads (`[session_stream]` in `.dlt/config.toml` / `.dlt/secrets.toml`, or
+    `SESSION_STREAM__<NAME>`; docs/configuration.md), so secrets (`SESSION_STREAM__SFTP_PASSWORD`,
+    `..._PRIVATE_KEY_PASSPHRASE`, `..._PII_SALT`) need no argument. The arguments mean what the command
+    line's options of the same names mean; `archive` is `--archive`. Values are checked like the command
+    line's (ValueError, one line naming the argument or setting). The resource carries what it resolved:
+    `source.resources["session_stream"].load_options` and `.sftp_credentials`.
     """
-    for name, value in (("private_key", private_key), ("known_hosts", known_hosts),
-                        ("trust_host_key", trust_host_key)):
-        if value is not None:
-            setattr(credentials, name, value)
-    options = LoadOptions(start_date=start_date, end_date=end_date, lookback_days=lookback_days,
-                          min_file_age_seconds=min_file_age_seconds, retry_quarantined=retry_quarantined,
-                          pii_mode=pii_mode, pii_target_ids=pii_target_ids, pii_salt=pii_salt, workers=workers,
-                          batch_size=batch_size, archive=archive, completeness_days=completeness_days,
-                          retention_warn_days=retention_warn_days)
+    arguments = {k: v for k, v in locals().items() if k != "credentials"}
+    settings = for_source(credentials, arguments)
+    options, creds = settings.load_options(), settings.credentials()
     options.pii_policy()  # a hash policy without a salt fails here, before anything is listed
-    return session_stream_resource(lambda: open_transport(credentials), options)
+    resource = session_stream_resource(lambda: open_transport(creds), options)
+    resource.load_options, resource.sftp_credentials = options, creds  # what it will use, to inspect before a run
+    return resource
 
 
 def session_stream_resource(connect: Callable[[], Transport], options: LoadOptions, stats: RunStats | None = None,

@@ -140,5 +140,6 @@ def test_one_shot_actions_come_only_from_flags(monkeypatch: pytest.MonkeyPatch) 
     """A stray SESSION_STREAM__DEMO or __RELOAD in a cron environment never turns a load into a demo or reload."""
     monkeypatch.setenv("SESSION_STREAM__DEMO", "true")
     monkeypatch.setenv("SESSION_STREAM__RELOAD", "true")
+    monkeypatch.setenv("SESSION_STREAM__CHECK", "maybe")  # not even read, so not even refused
     settings = resolve({})
-    assert not settings.demo and not settings.reload
+    assert not settings.demo and not settings.reload and not settings.check
