@@ -115,7 +115,10 @@ def remove_kept_job_files(pipeline: dlt.Pipeline) -> None:
     storage = load_storage(pipeline)
     if not storage.config.delete_completed_jobs or not storage.is_storage_ready():
         return
-    loaded = storage.list_loaded_packages()
+    try:
+        loaded = storage.list_loaded_packages()
+    except FileNotFoundError:  # no package was ever loaded from this working folder
+        return
     if loaded and storage.loaded_packages.get_load_package_jobs(loaded[-1]).get("completed_jobs"):
         storage.maybe_remove_completed_jobs(loaded[-1])
 

@@ -17,12 +17,14 @@ Points of a run, in order:
 - `after_download`: after each file's download, before it is parsed.
 - `after_extract`: the load package is written, not normalized.
 - `after_normalize`: the package is ready, nothing loaded.
-- `during_load` (crash only): a watcher kills the process as soon as the first load job of the package
-  has completed in the destination, while others are still pending.
+- `during_load` (crash only): a watcher kills the process as soon as a load job of the package has
+  completed in the destination, while others are still pending.
 
 Points inside dlt's load step (`LOAD_POINTS`; armed by :func:`arm_load_points` before every
 `pipeline.load()`, also the one that finishes a killed run's package), each also as `POINT:TABLE` for
-the jobs of one table (e.g. `job_committed:session_stream_files`, whose second job is the merge):
+the jobs of one table (e.g. `job_committed:session_stream_files`, whose second job is the merge). `#N`
+counts in one process, per name: `job_committed#3` is the third job of any table, `job_committed:sessions`
+the first of `sessions`. Jobs run on dlt's worker threads, so which table is the N-th varies:
 
 - `schema_stored`: the tables are created or migrated and the schema version row is in the warehouse;
   dlt has not yet recorded that in the package.
@@ -134,12 +136,14 @@ def _wrap(cls: Any, name: str, points: Any, after: bool = False) -> None:
 
 
 def _kill_when_a_job_completed(pipeline: Any) -> None:
-    """`during_load`: kill -9 as soon as one job of the package has moved to completed_jobs."""
+    """`during_load`: kill -9 as soon as one more job of the package has moved to completed_jobs (jobs a
+    killed run completed before do not count, so the run that finishes its package is killed mid-load too)."""
     normalized = Path(pipeline.working_dir) / "load" / "normalized"
+    done_before = set(normalized.glob("*/completed_jobs/*"))
 
     def watch() -> None:
         while True:
-            if any(normalized.glob("*/completed_jobs/*")):
+            if set(normalized.glob("*/completed_jobs/*")) - done_before:
                 os.kill(os.getpid(), signal.SIGKILL)
             time.sleep(0.002)
 
