@@ -70,8 +70,8 @@ def _first_action(body: list[ast.stmt]) -> int | None:
             continue
         if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr)) and not _calls(stmt):
             continue
-        if _is_main_guard(stmt):
-            inner = _first_action(stmt.orelse)  # type: ignore[attr-defined]
+        if isinstance(stmt, ast.If) and _is_main_guard(stmt):
+            inner = _first_action(stmt.orelse)  # its body runs in the main process only; an `else:` in each worker
         elif isinstance(stmt, ast.If) and not _calls(stmt.test):
             inner = _first_action(stmt.body) or _first_action(stmt.orelse)
         elif isinstance(stmt, ast.Try):
@@ -84,9 +84,9 @@ def _first_action(body: list[ast.stmt]) -> int | None:
     return None
 
 
-def _is_main_guard(stmt: ast.stmt) -> bool:
+def _is_main_guard(stmt: ast.If) -> bool:
     """`if __name__ == "__main__":` (either order of the comparison)."""
-    if not isinstance(stmt, ast.If) or not isinstance(stmt.test, ast.Compare) or len(stmt.test.ops) != 1:
+    if not isinstance(stmt.test, ast.Compare) or len(stmt.test.ops) != 1:
         return False
     sides = [stmt.test.left, *stmt.test.comparators]
     names = {s.id for s in sides if isinstance(s, ast.Name)}
