@@ -26,11 +26,13 @@ POINTS = ["schema_stored", "job_committed#1", "job_committed:sessions", "job_com
 dataset, then the merge."""
 
 
-def crash_then_rerun(target: Target, tree: Tree, point: str) -> None:
-    """A run killed at `point`, then a plain run; both as cron starts them."""
+def crash_then_rerun(target: Target, tree: Tree, *points: str) -> None:
+    """A run killed at each of `points` in turn (each after the first is killed while it finishes the package
+    the one before left), then a plain run; all as cron starts them."""
     args = ("--source", str(tree.root), "--workers", "0")
-    crashed = target.run(*args, env={"SESSION_STREAM_TEST_CRASH_AT": point})
-    assert crashed.returncode == -signal.SIGKILL, explain(crashed)
+    for point in points:
+        crashed = target.run(*args, env={"SESSION_STREAM_TEST_CRASH_AT": point})
+        assert crashed.returncode == -signal.SIGKILL, explain(crashed)
     rerun = target.run(*args)
     assert rerun.returncode == 0, explain(rerun)
     assert "refused" not in rerun.stderr, explain(rerun)  # repaired, not taken out and loaded again
@@ -56,6 +58,15 @@ def assert_no_package_left(target: Target) -> None:
 def test_kill_9_at_every_load_point_then_rerun(tree: Tree, tmp_path: Path, point: str) -> None:
     target = Target(tmp_path)
     crash_then_rerun(target, tree, point)
+    assert_ground_truth(target.sql, tree)
+    assert_one_commit_per_load(target.sql, target.dataset)
+    assert_no_package_left(target)
+
+
+def test_kills_while_repairing_then_rerun(tree: Tree, tmp_path: Path) -> None:
+    """Killed mid-load, then killed again at each commit of the runs that finish that package."""
+    target = Target(tmp_path)
+    crash_then_rerun(target, tree, "during_load", "job_committed#1", "job_recorded#1", "loads_row_committed")
     assert_ground_truth(target.sql, tree)
     assert_one_commit_per_load(target.sql, target.dataset)
     assert_no_package_left(target)
