@@ -8,7 +8,8 @@ Memory follows the batch size, not the file size: each batch is written to its o
 spool folder as soon as it is built, the parse returns only the list of those files, and the main process
 reads them back one at a time, deleting each once read. (Returning a whole file's tables in one pickle
 made the worker, the pickle and the main process each hold the whole file: 2 GB for 300,000 sessions.)
-With `--workers 0` the same happens in the main process.
+With `--workers 0` the same happens in the main process, and so it does when worker processes would run
+the caller's script again (a script without an `if __name__ == "__main__":` guard: main_guard.py).
 """
 
 from __future__ import annotations
