@@ -19,12 +19,8 @@ from dlt_pipeline.session_stream.options import LoadOptions
 from dlt_pipeline.session_stream.plan import Plan, plan_files
 from dlt_pipeline.session_stream.run_row import TimedTransport, run_item
 from dlt_pipeline.session_stream.run_stats import RunStats
-from dlt_pipeline.session_stream.spool_folders import make_folder
+from dlt_pipeline.session_stream.spool_folders import DOWNLOAD_PREFIX, make_folder
 from dlt_pipeline.session_stream.transport import Transport, open_transport
-
-DOWNLOAD_PREFIX = "spool-"
-"""Name prefix of a run's folder of downloads and parsed batches in the pipeline's working folder."""
-
 
 @dlt.source(name="session_stream", section="session_stream")
 def session_stream(

@@ -12,6 +12,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+DOWNLOAD_PREFIX = "spool-"
+"""Name prefix of a run's folder of downloads and parsed batches in the pipeline's working folder."""
+
 
 def alive(pid: int) -> bool:
     """Whether process `pid` still runs (a killed but not yet reaped zombie counts as gone)."""
