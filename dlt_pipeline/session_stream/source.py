@@ -22,6 +22,7 @@ from dlt_pipeline.session_stream.run_stats import RunStats
 from dlt_pipeline.session_stream.spool_folders import DOWNLOAD_PREFIX, make_folder
 from dlt_pipeline.session_stream.transport import Transport, open_transport
 
+
 @dlt.source(name="session_stream", section="session_stream")
 def session_stream(
     credentials: SftpCredentials = dlt.secrets.value,
