@@ -29,7 +29,7 @@ from dlt_pipeline.session_stream.run_stats import RunStats, StrictModeFailure
 from dlt_pipeline.session_stream.supersede import remove_superseded_rows
 from dlt_pipeline.session_stream.transport import Transport
 from dlt_pipeline.settings import Settings
-from dlt_pipeline.testhooks import arm_during_load, checkpoint
+from dlt_pipeline.testhooks import arm_load_points, checkpoint
 
 log = logging.getLogger("session_stream")
 
@@ -117,7 +117,7 @@ def _load_plan(pipeline: dlt.Pipeline, plan: Plan, transport: Transport, setting
     before = copy.deepcopy(stats)
     _extract_and_normalize(pipeline, plan, transport, settings, stats, progress_factory)
     # a failure from here on leaves the package pending; the next run finishes it first
-    arm_during_load(pipeline)
+    arm_load_points(pipeline)
     try:
         info = pipeline.load()
     except Exception as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -21,6 +20,7 @@ from dlt_pipeline.session_stream.options import LoadOptions
 from dlt_pipeline.session_stream.plan import Plan, plan_files
 from dlt_pipeline.session_stream.run_row import TimedTransport, run_item
 from dlt_pipeline.session_stream.run_stats import RunStats
+from dlt_pipeline.session_stream.spool_folders import DOWNLOAD_PREFIX, make_folder
 from dlt_pipeline.session_stream.transport import Transport, open_transport
 from dlt_pipeline.settings import for_source
 
@@ -89,7 +89,8 @@ def session_stream_resource(connect: Callable[[], Transport], options: LoadOptio
         run_stats = stats if stats is not None else RunStats()
         transport = TimedTransport(connect(), run_stats)
         run_stats.source = transport.description
-        spool = Path(tempfile.mkdtemp(prefix="spool-", dir=pipeline.working_dir))
+        # downloads and parsed batches; a killed run's folder is removed by the next run (spool_folders.py)
+        spool = make_folder(Path(pipeline.working_dir), DOWNLOAD_PREFIX)
         try:
             todo = plan
             if todo is None:  # the command line plans (and times the listing) itself

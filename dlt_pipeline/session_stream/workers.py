@@ -8,11 +8,13 @@ Memory follows the batch size, not the file size: each batch is written to its o
 spool folder as soon as it is built, the parse returns only the list of those files, and the main process
 reads them back one at a time, deleting each once read. (Returning a whole file's tables in one pickle
 made the worker, the pickle and the main process each hold the whole file: 2 GB for 300,000 sessions.)
-With `--workers 0` the same happens in the main process.
+With `--workers 0` the same happens in the main process, and so it does when worker processes would run
+the caller's script again (a script without an `if __name__ == "__main__":` guard: main_guard.py).
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import pickle
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from dlt_pipeline.session_stream.main_guard import main_reimport_problem
 from dlt_pipeline.session_stream.parse import (
     GZIP_ERRORS,
     FileProblem,
@@ -38,6 +41,9 @@ from dlt_pipeline.session_stream.parse import (
 )
 from dlt_pipeline.session_stream.pii import PiiPolicy
 from dlt_pipeline.session_stream.reshape import FileContext
+from dlt_pipeline.session_stream.spool_folders import alive, make_folder
+
+log = logging.getLogger("session_stream")
 
 SPOOL_PREFIX = "session-stream-parsed-"
 """Name prefix of a pool's spool folder; the pid after it lets a later run remove a killed run's folder."""
@@ -158,23 +164,6 @@ def run_job(job: ParseJob) -> FileOutcome:
     return replace(outcome, seconds=time.perf_counter() - started)
 
 
-def _alive(pid: int) -> bool:
-    """Whether process `pid` still runs (a killed but not yet reaped zombie counts as gone)."""
-    if os.path.isdir("/proc/self"):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_bytes()
-        except OSError:
-            return False
-        return stat.rsplit(b")", 1)[-1].split()[0] not in (b"Z", b"X")
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def exit_with_parent(parent: int) -> None:
     """Worker initializer: leave when the loader is gone.
 
@@ -183,35 +172,25 @@ def exit_with_parent(parent: int) -> None:
     """
 
     def watch() -> None:
-        while _alive(parent):
+        while alive(parent):
             time.sleep(0.5)
         os._exit(1)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-def _remove_stale_spools(parent: Path) -> None:
-    """Delete spool folders of loaders that were killed (`kill -9` skips our cleanup); live ones are kept."""
-    for folder in parent.glob(f"{SPOOL_PREFIX}*"):
-        pid = folder.name[len(SPOOL_PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)) and _ours(folder):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _ours(folder: Path) -> bool:
-    """Whether this user owns `folder` (the system temp folder is shared)."""
-    getuid = getattr(os, "getuid", None)
-    try:
-        return getuid is None or folder.stat().st_uid == getuid()
-    except OSError:
-        return False
-
-
 def make_spool(parent: Path | None) -> Path:
     """A private folder (mode 0700) for one pool's batch files: under `parent`, else the system temp folder."""
-    base = Path(parent) if parent is not None else Path(tempfile.gettempdir())
-    _remove_stale_spools(base)
-    return Path(tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-", dir=base))
+    return make_folder(Path(parent) if parent is not None else Path(tempfile.gettempdir()), SPOOL_PREFIX)
+
+
+def _workers_allowed(workers: int) -> int:
+    """`workers`, or 0 when worker processes would run the caller's script again (main_guard.py)."""
+    problem = main_reimport_problem()
+    if problem is None:
+        return workers
+    log.info("parsing in this process instead of %d worker process(es): %s", workers, problem)
+    return 0
 
 
 class ParsePool:
@@ -222,17 +201,17 @@ class ParsePool:
     """
 
     def __init__(self, workers: int, spool: Path | None = None) -> None:
-        self.workers = workers
+        self.workers = workers if workers <= 0 else _workers_allowed(workers)
         self.spool = make_spool(spool)
         self._submitted = 0
         self._pool: ProcessPoolExecutor | None = None
-        if workers > 0:
+        if self.workers > 0:
             # forkserver: workers do not inherit dlt's threads or open database handles. It imports this module
             # (parse, reshape, pyarrow: ~0.5-1 s) once, and every worker forks from it with them loaded, instead
             # of each worker importing them again (docs/benchmark.md)
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload([__name__])
-            self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=exit_with_parent,
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=exit_with_parent,
                                              initargs=(os.getpid(),))
         self._pending: list[tuple[Any, Future[FileOutcome] | FileOutcome]] = []
 
