@@ -12,8 +12,8 @@ end. It ends with:
   quarantined with its file and line, every file's ledger row loaded once, `_dlt_loads` without a repeated id;
 - a green `dbt build` whose marts equal the generator's ground truth.
 
-`SOAK_ROUNDS` (default 16) and `SOAK_SEED` (default 5) make it longer or different; `./dev soak` is the long
-soak (64 rounds; see docs/reliability.md).
+`SOAK_ROUNDS` (default: one full fault cycle, 18 runs) and `SOAK_SEED` (default 5) make it longer or
+different; `./dev soak` is the long soak (64 rounds; see docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from dlt_pipeline import testhooks
 from dlt_pipeline.exit_codes import EXIT_LOCKED
 from dlt_pipeline.synthetic.generator import CHILD_TABLES
 
-ROUNDS = int(os.environ.get("SOAK_ROUNDS", "16"))
+ROUNDS = int(os.environ.get("SOAK_ROUNDS", str(len(fault_cycle()))))
 SEED = int(os.environ.get("SOAK_SEED", "5"))
 EXPECTED = {"none": {0, 3}, "outage": {1}, "reader": {EXIT_LOCKED}}
 """Exit codes a round may end with, by fault (3: a file or line quarantined so far, e.g. a corrupt first copy)."""
@@ -94,7 +94,7 @@ def test_soak_of_scheduled_runs_with_faults_ends_equal_to_the_truth(
     vendor = Vendor(outbox, served, ROUNDS, SEED)
     wh = Warehouse(tmp_path / "wh", engine, pg, name=f"soak_{engine}")
     source = sshd.url(served)
-    faults = fault_cycle(getattr(testhooks, "COMMIT_POINT", None))
+    faults = fault_cycle()
     codes: list[tuple[str, int]] = []
     for round_no in range(ROUNDS):
         vendor.deliver(round_no)

@@ -121,14 +121,19 @@ def _with_line_inserted(gz: bytes, line: bytes) -> bytes:
     return gzip.compress(b"".join([*lines[:middle], line, *lines[middle:]]))
 
 
-def fault_cycle(commit_point: str | None) -> list[str]:
-    """One scheduled run's fault per round, in turn: every crash point of a run, an outage, a reader, none."""
-    crashes = ["before_plan", "after_download", "after_extract", "after_normalize", "during_load"]
-    if commit_point:
-        crashes.append(commit_point)
-    crashes.append("after_load")
+CRASH_POINTS = ("before_plan", "after_download", "after_extract", "after_normalize", "schema_stored",
+                "job_committed", "job_committed:session_stream_files#2", "job_recorded", "during_load",
+                "loads_row_committed", "package_archived", "after_load")
+"""Every named point of a run (dlt_pipeline/testhooks.py), the ledger's merge among them."""
+
+
+def fault_cycle() -> list[str]:
+    """Each scheduled run's fault, in turn: a kill -9 at every point of a run, and every third run an outage,
+    a BI reader holding the DuckDB file, or nothing (so two kills in a row are repaired by a killed run too)."""
+    others = ("outage", "reader", "none")
     cycle: list[str] = []
-    for i, point in enumerate(crashes):
+    for i, point in enumerate(CRASH_POINTS):
         cycle.append(f"crash:{point}")
-        cycle.append(("none", "outage", "reader")[i % 3])
+        if i % 2:
+            cycle.append(others[(i // 2) % len(others)])
     return cycle
