@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from datetime import date
 from typing import NoReturn
 
@@ -155,15 +154,14 @@ def main(argv: list[str] | None = None) -> int:
     `argv` (tests, other code in the same process) leave it alone.
     """
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
-    for noisy in ("paramiko", "dlt"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    from dlt_pipeline import startup_gc
+    from dlt_pipeline import logs, startup_gc, telemetry
+
+    logs.configure(args.quiet)
 
     if argv is None:
         startup_gc.pause()
     try:
+        telemetry.apply_project_default()  # before the first pipeline, which starts dlt's telemetry
         from dlt_pipeline.command import execute  # heavy imports only after --help/usage errors
 
         return execute(args)

