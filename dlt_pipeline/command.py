@@ -11,6 +11,8 @@ import logging
 import os
 import subprocess
 import sys
+import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,21 +47,47 @@ DEMO_PARAMS: dict[str, Any] = {"account_id": DEMO_ACCOUNT, "start_date": "2026-1
 
 
 class _Progress:
-    """A files progress bar on interactive terminals; silent in cron and CI logs."""
+    """A files progress bar on interactive terminals; elsewhere (cron, CI logs) one log line per day folder.
 
-    def __init__(self, files: list[Any]) -> None:
+    A scheduled run writes to a log file that nobody watches live: without a line per day folder, a long
+    backfill said nothing until its summary. The lines go through logging (dated; `-q` hides them).
+    """
+
+    def __init__(self, files: list[Any], stats: RunStats | None = None) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+        self.stats, self.total, self.done, self.started = stats, len(files), 0, time.monotonic()
+        self.day: Any = None
+        self.day_files = self.day_sessions = 0
+        self.seen = stats.sessions if stats else 0
+        self.lines = not err.is_terminal
         self.bar = Progress(TextColumn("loading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                            console=err, transient=True, disable=not err.is_terminal)
+                            console=err, transient=True, disable=self.lines)
         self.task = self.bar.add_task("files", total=len(files))
         self.bar.start()
 
-    def advance(self, _file: Any) -> None:
+    def advance(self, file: Any) -> None:  # noqa: ANN401 - a plan.Candidate, whose rows are counted already
         self.bar.advance(self.task)
+        if not self.lines:
+            return
+        day = getattr(file, "day", None)
+        if day != self.day:
+            self._day_line()
+            self.day, self.day_files, self.day_sessions = day, 0, 0
+        now = self.stats.sessions if self.stats else 0
+        self.day_files, self.day_sessions, self.seen = self.day_files + 1, self.day_sessions + now - self.seen, now
+        self.done += 1
+
+    def _day_line(self) -> None:
+        if self.day is not None:
+            log.info("day folder %s read: %d file(s), %s sessions (%d of %d files, %.1f s elapsed)", self.day,
+                     self.day_files, f"{self.day_sessions:,}", self.done, self.total, time.monotonic() - self.started)
+        self.day = None
 
     def close(self) -> None:
         self.bar.stop()
+        if self.lines:
+            self._day_line()
 
 
 def summarise(stats: RunStats, settings: Settings) -> None:
@@ -243,7 +271,7 @@ def load_once(settings: Settings) -> int:
         if settings.destination == "duckdb":  # the probe's connection is reused by the plan's (duckdb_access.py)
             wait_for_file(settings.duckdb_path, settings.lock_wait_seconds, "loading", notify=err.print, hold=True)
         with after_plan.requested():  # parser start, or the plan's connection kept for the history row
-            stats = run_load(settings, transport, _Progress, stats)
+            stats = run_load(settings, transport, partial(_Progress, stats=stats), stats)
     except (LockBusy, DuckDBLocked) as exc:
         return _failed(codes.EXIT_LOCKED, f"[red]error:[/] {escape(str(exc))}")
     except TransportError as exc:

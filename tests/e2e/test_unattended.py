@@ -92,3 +92,25 @@ def test_telemetry_is_off_unless_the_user_turns_it_on(small_root: Path, tmp_path
         assert hits == [], f"telemetry was sent although nobody turned it on: {hits[:2]}"
     else:
         assert hits and any("pipeline" in h for h in hits), f"telemetry on ({user_setting}) sent nothing"
+
+
+DAY_LINE = re.compile(r"day folder (\d{4}-\d{2}-\d{2}) read: (\d+) file\(s\), (\d+) sessions \((\d+) of (\d+) files, "
+                      r"[\d.]+ s elapsed\)")
+
+
+def test_log_file_gets_dated_lines_and_a_line_per_day_folder(small_root: Path, tmp_path: Path) -> None:
+    """Without a terminal (cron writing to a log file) every stderr line is a log line with an ISO date, time and
+    zone, and each day folder read says so with its files and sessions; `-q` keeps only warnings."""
+    target = Target(tmp_path / "w")
+    proc = target.run("--source", small_root)
+    assert proc.returncode == EXIT_OK, explain(proc)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert lines and all(LOG_LINE.match(line) for line in lines), explain(proc)
+    days = [m.groups() for line in lines if (m := DAY_LINE.search(line))]
+    assert [(d, int(f), int(s), int(done)) for d, f, s, done, _ in days] == [
+        (str(days_ago(2)), 2, 5, 2), (str(days_ago(1)), 2, 5, 4)], explain(proc)
+    assert sum(int(s) for _, _, s, _, _ in days) == target.count("sessions")
+
+    quiet = Target(tmp_path / "q").run("--source", small_root, "-q")
+    assert quiet.returncode == EXIT_OK, explain(quiet)
+    assert "day folder" not in quiet.stderr and "loaded now 4" in quiet.stdout, explain(quiet)
