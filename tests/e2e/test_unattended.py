@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 from support.data import ACCOUNT, days_ago, write_window
 from support.loader import REPO, Target, explain, loader_command, loader_env
 
-from dlt_pipeline.exit_codes import EXIT_OK
+from dlt_pipeline.exit_codes import EXIT_ERROR, EXIT_OK
 from dlt_pipeline.synthetic.generator import session_stream_root
 
 LOG_LINE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
@@ -114,3 +115,23 @@ def test_log_file_gets_dated_lines_and_a_line_per_day_folder(small_root: Path, t
     quiet = Target(tmp_path / "q").run("--source", small_root, "-q")
     assert quiet.returncode == EXIT_OK, explain(quiet)
     assert "day folder" not in quiet.stderr and "loaded now 4" in quiet.stdout, explain(quiet)
+
+
+def test_a_host_name_that_does_not_resolve_fails_at_once(tmp_path: Path) -> None:
+    """A mistyped host (the reserved .invalid domain never resolves) is not a network blip: one line naming the
+    host and --source, exit 1, no retries even with a long backoff (it used to take ~32 s)."""
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("")
+    target = Target(tmp_path / "w")
+    started = time.monotonic()
+    proc = target.run("--source", f"sftp://loader@sftp.monetat.invalid/{ACCOUNT}/raw_data/session_stream",
+                      "--known-hosts", known_hosts,
+                      env={"SESSION_STREAM__SFTP_PASSWORD": "not-used", "SESSION_STREAM__RETRIES": "5",
+                           "SESSION_STREAM__BACKOFF": "2"})
+    seconds = time.monotonic() - started
+    assert proc.returncode == EXIT_ERROR, explain(proc)
+    errors = [line for line in proc.stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and "cannot resolve host 'sftp.monetat.invalid': check --source" in errors[0], \
+        explain(proc)
+    assert "retrying" not in proc.stderr and "Traceback" not in proc.stderr, explain(proc)
+    assert seconds < 10, f"took {seconds:.1f} s: the lookup was retried"
