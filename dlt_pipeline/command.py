@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from dlt_pipeline import exit_codes as codes
-from dlt_pipeline import run_history, startup_gc
+from dlt_pipeline import run_history, startup_gc, termination
 from dlt_pipeline.duckdb_access import DuckDBLocked, is_lock_error, locked_message, release_held, wait_for_file
 from dlt_pipeline.lock import LockBusy
 from dlt_pipeline.metadata_api import MetadataApiConfig, MetadataConfigError
@@ -274,10 +274,14 @@ def load_once(settings: Settings) -> int:
             stats = run_load(settings, transport, partial(_Progress, stats=stats), stats)
     except (LockBusy, DuckDBLocked) as exc:
         return _failed(codes.EXIT_LOCKED, f"[red]error:[/] {escape(str(exc))}")
+    except termination.Terminated:
+        return _failed(codes.EXIT_TERMINATED, f"[red]error:[/] {termination.MESSAGE}")
     except TransportError as exc:
         return _failed(codes.EXIT_ERROR, f"[red]error:[/] {escape(str(exc))}")
     except Exception as exc:  # noqa: BLE001 - turn dlt's wrapped errors into one actionable line
         root = _root_cause(exc)
+        if _chain_has(exc, termination.is_termination):  # dlt's own SIGTERM handling, during normalize or load
+            return _failed(codes.EXIT_TERMINATED, f"[red]error:[/] {termination.MESSAGE}")
         if isinstance(root, StrictModeFailure):
             return _failed(codes.EXIT_STRICT, f"[red]--strict:[/] {escape(str(root))}; nothing was loaded. Fix or "
                            "remove the file, or run without --strict to quarantine it and load the rest.")
@@ -303,6 +307,18 @@ def load_once(settings: Settings) -> int:
     code = _exit_code(stats)
     run_history.loaded(code)
     return code
+
+
+def _chain_has(exc: BaseException, test: Any) -> bool:  # noqa: ANN401 - a predicate on exceptions
+    """Whether `exc` or any exception it was raised from or during passes `test`."""
+    seen: set[int] = set()
+    node: BaseException | None = exc
+    while node is not None and id(node) not in seen:
+        if test(node):
+            return True
+        seen.add(id(node))
+        node = node.__cause__ or node.__context__
+    return False
 
 
 def _root_cause(exc: BaseException) -> BaseException:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -21,7 +22,7 @@ import pytest
 from support.data import ACCOUNT, days_ago, write_window
 from support.loader import REPO, Target, explain, loader_command, loader_env
 
-from dlt_pipeline.exit_codes import EXIT_ERROR, EXIT_OK
+from dlt_pipeline.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_TERMINATED
 from dlt_pipeline.synthetic.generator import session_stream_root
 
 LOG_LINE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
@@ -135,3 +136,24 @@ def test_a_host_name_that_does_not_resolve_fails_at_once(tmp_path: Path) -> None
         explain(proc)
     assert "retrying" not in proc.stderr and "Traceback" not in proc.stderr, explain(proc)
     assert seconds < 10, f"took {seconds:.1f} s: the lookup was retried"
+
+
+@pytest.mark.parametrize("point", ["before_plan", "after_download", "after_normalize"])
+def test_sigterm_stops_with_one_line_and_the_next_run_resumes(small_root: Path, tmp_path: Path, point: str) -> None:
+    """SIGTERM while planning, downloading/parsing, after the package is written and before the load: one line,
+    exit 143, the lock released and no downloads left; the next run loads every session exactly once."""
+    target = Target(tmp_path / "w")
+    paused = target.pause(point, "--source", str(small_root), "--workers", "1")
+    paused.proc.send_signal(signal.SIGTERM)
+    (paused.dir / "resume").touch()  # a download thread paused at the hook finishes its file, as a real one would
+    proc = paused.finish(timeout=60)
+    assert proc.returncode == EXIT_TERMINATED, explain(proc)
+    errors = [line for line in proc.stderr.splitlines() if "SIGTERM" in line]
+    assert errors == ["error: stopped by SIGTERM; nothing half-loaded: the next run resumes"], explain(proc)
+    assert "Traceback" not in proc.stderr, explain(proc)
+    assert not list(target.pipelines_dir.rglob("spool-*")), "downloads left behind"
+
+    again = target.run("--source", small_root)  # not locked out (exit 5), nothing loaded twice
+    assert again.returncode == EXIT_OK, explain(again)
+    assert target.count("sessions") == 10
+    assert target.scalar(f"select count(distinct _source_path) from {target.dataset}.sessions") == 4
