@@ -9,6 +9,7 @@ host in `--source` would otherwise be retried for half a minute); a resolver tha
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -18,6 +19,7 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
+    stop_when_event_set,
     wait_exponential_jitter,
 )
 
@@ -38,19 +40,23 @@ def dns_is_temporary(exc: socket.gaierror) -> bool:
 
 
 def with_retries(attempt: Callable[[], T], transient: Callable[[BaseException], bool], retries: int,
-                 backoff: float, warn: Callable[[BaseException, float, int], None]) -> T:
+                 backoff: float, warn: Callable[[BaseException, float, int], None],
+                 cancel: threading.Event | None = None) -> T:
     """`attempt()`, retried up to `retries` times while it raises what `transient` accepts.
 
     The n-th wait is `backoff` x 2^n seconds plus a random jitter of up to `backoff`. A fault that is not
     transient is raised as it is, at once; when the retries run out, RetriesExhausted carries the last fault.
-    `warn(fault, seconds, n)` is called before the n-th wait.
+    `warn(fault, seconds, n)` is called before the n-th wait. Setting `cancel` (the run is stopping: SIGTERM)
+    ends a wait at once and retries no more.
     """
+    cancel = cancel or threading.Event()
 
     def before_sleep(state: RetryCallState) -> None:
         assert state.outcome is not None and state.next_action is not None
         warn(state.outcome.exception(), state.next_action.sleep, state.attempt_number)
 
-    retrying = Retrying(stop=stop_after_attempt(retries + 1), retry=retry_if_exception(transient),
+    retrying = Retrying(stop=stop_after_attempt(retries + 1) | stop_when_event_set(cancel),
+                        retry=retry_if_exception(transient), sleep=cancel.wait,
                         wait=wait_exponential_jitter(multiplier=backoff, jitter=backoff, max=3600),
                         before_sleep=before_sleep)
     try:

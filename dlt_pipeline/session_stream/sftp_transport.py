@@ -73,6 +73,7 @@ class SftpTransport:
         self._real_root: str | None = None
         self._opening: threading.Thread | None = None
         self._open_failed: BaseException | None = None
+        self._closing = threading.Event()  # set by close(): a background connection still retrying gives up
         self._known_hosts()  # a missing known_hosts or key file is a one-line error now, not at the first listing
         self._credentials()
         self._open_in_background()
@@ -228,7 +229,7 @@ class SftpTransport:
                         self.s.retries)
 
         try:
-            return with_retries(attempt, _transient, self.s.retries, self.s.backoff, warn)
+            return with_retries(attempt, _transient, self.s.retries, self.s.backoff, warn, self._closing)
         except RetriesExhausted as exc:
             tries = f"{self.s.retries} {'retry' if self.s.retries == 1 else 'retries'}"
             raise TransportError(f"SFTP {what} still failing after {tries}: {describe(exc.last)}; {then}") from None
@@ -348,6 +349,7 @@ class SftpTransport:
         local.unlink(missing_ok=True)
 
     def close(self) -> None:
+        self._closing.set()  # a run stopping early (SIGTERM, an error) does not wait out the connection's retries
         try:
             self._wait_for_open()
         except Exception:  # noqa: BLE001 - a failed connection has nothing to close; the run reported it

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from support.data import ACCOUNT, days_ago, write_window
 from support.loader import REPO, Target, explain, loader_command, loader_env
+from support.servers import free_port
 
 from dlt_pipeline.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_TERMINATED
 from dlt_pipeline.synthetic.generator import session_stream_root
@@ -157,3 +158,26 @@ def test_sigterm_stops_with_one_line_and_the_next_run_resumes(small_root: Path, 
     assert again.returncode == EXIT_OK, explain(again)
     assert target.count("sessions") == 10
     assert target.scalar(f"select count(distinct _source_path) from {target.dataset}.sessions") == 4
+
+
+def test_sigterm_while_the_first_connection_retries_stops_at_once(tmp_path: Path) -> None:
+    """Nothing listens on the port: the background connection backs off (5 retries, 2 s apart and more); SIGTERM
+    during a wait ends the run within a second or two with the same line, instead of after the ~60 s of retries."""
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("")
+    target = Target(tmp_path / "w")
+    env = loader_env({"SESSION_STREAM__SFTP_PASSWORD": "not-used", "SESSION_STREAM__RETRIES": "5",
+                      "SESSION_STREAM__BACKOFF": "2"})
+    cmd = loader_command(*target.args(), "--source", f"sftp://loader@127.0.0.1:{free_port()}/{ACCOUNT}/raw_data/"
+                         "session_stream", "--known-hosts", known_hosts)
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    first = proc.stderr.readline()  # the first retry warning: the run is now waiting to try again
+    assert "retrying in" in first, first
+    signalled = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    seconds = time.monotonic() - signalled
+    assert proc.returncode == EXIT_TERMINATED, f"{proc.returncode}\n{out}\n{first}{err}"
+    assert "error: stopped by SIGTERM; nothing half-loaded: the next run resumes" in err and "Traceback" not in err
+    assert seconds < 5, f"took {seconds:.1f} s after SIGTERM: the retries were waited out"
