@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import logging
+import sys
 from datetime import date
 from typing import NoReturn
 
@@ -15,6 +15,7 @@ from dlt_pipeline.exit_codes import (
     EXIT_OK,
     EXIT_QUARANTINED,
     EXIT_STRICT,
+    EXIT_TERMINATED,
     EXIT_USAGE,
 )
 
@@ -41,7 +42,8 @@ names it; nothing was loaded); {EXIT_USAGE} bad options (also no --source); {EXI
 message says what to do);
 {EXIT_METADATA} the sessions loaded (or there was nothing new) but the metadata refresh failed (the message says
 why; a revoked API key needs a person to issue a new one); {EXIT_INCOMPLETE} --check found a window without a file,
-a file not loaded (quarantined, unreadable, or waiting over 2 hours) or files close to the vendor's deletion.
+a file not loaded (quarantined, unreadable, or waiting over 2 hours) or files close to the vendor's deletion;
+{EXIT_TERMINATED} stopped by SIGTERM (nothing half-loaded: the next run resumes).
 """
 
 
@@ -159,18 +161,19 @@ def main(argv: list[str] | None = None) -> int:
     `argv` (tests, other code in the same process) leave it alone.
     """
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
-    for noisy in ("paramiko", "dlt"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    from dlt_pipeline import startup_gc
+    from dlt_pipeline import logs, startup_gc, telemetry, termination
 
+    logs.configure(args.quiet)
     if argv is None:
+        termination.install()  # SIGTERM: one line and EXIT_TERMINATED instead of a silent death
         startup_gc.pause()
     try:
+        telemetry.apply_project_default()  # before the first pipeline, which starts dlt's telemetry
         from dlt_pipeline.command import execute  # heavy imports only after --help/usage errors
 
         return execute(args)
+    except termination.Terminated:  # outside a load: start-up, settings, metadata refresh, the demo's dbt
+        print(f"error: {termination.MESSAGE}", file=sys.stderr)
+        return EXIT_TERMINATED
     finally:
         startup_gc.resume()
-

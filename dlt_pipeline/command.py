@@ -11,6 +11,8 @@ import logging
 import os
 import subprocess
 import sys
+import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from dlt_pipeline import exit_codes as codes
-from dlt_pipeline import run_history, startup_gc
+from dlt_pipeline import run_history, startup_gc, termination
 from dlt_pipeline.duckdb_access import DuckDBLocked, is_lock_error, locked_message, release_held, wait_for_file
 from dlt_pipeline.lock import LockBusy
 from dlt_pipeline.metadata_api import MetadataApiConfig, MetadataConfigError
@@ -45,21 +47,47 @@ DEMO_PARAMS: dict[str, Any] = {"account_id": DEMO_ACCOUNT, "start_date": "2026-1
 
 
 class _Progress:
-    """A files progress bar on interactive terminals; silent in cron and CI logs."""
+    """A files progress bar on interactive terminals; elsewhere (cron, CI logs) one log line per day folder.
 
-    def __init__(self, files: list[Any]) -> None:
+    A scheduled run writes to a log file that nobody watches live: without a line per day folder, a long
+    backfill said nothing until its summary. The lines go through logging (dated; `-q` hides them).
+    """
+
+    def __init__(self, files: list[Any], stats: RunStats | None = None) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+        self.stats, self.total, self.done, self.started = stats, len(files), 0, time.monotonic()
+        self.day: Any = None
+        self.day_files = self.day_sessions = 0
+        self.seen = stats.sessions if stats else 0
+        self.lines = not err.is_terminal
         self.bar = Progress(TextColumn("loading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                            console=err, transient=True, disable=not err.is_terminal)
+                            console=err, transient=True, disable=self.lines)
         self.task = self.bar.add_task("files", total=len(files))
         self.bar.start()
 
-    def advance(self, _file: Any) -> None:
+    def advance(self, file: Any) -> None:  # noqa: ANN401 - a plan.Candidate, whose rows are counted already
         self.bar.advance(self.task)
+        if not self.lines:
+            return
+        day = getattr(file, "day", None)
+        if day != self.day:
+            self._day_line()
+            self.day, self.day_files, self.day_sessions = day, 0, 0
+        now = self.stats.sessions if self.stats else 0
+        self.day_files, self.day_sessions, self.seen = self.day_files + 1, self.day_sessions + now - self.seen, now
+        self.done += 1
+
+    def _day_line(self) -> None:
+        if self.day is not None:
+            log.info("day folder %s read: %d file(s), %s sessions (%d of %d files, %.1f s elapsed)", self.day,
+                     self.day_files, f"{self.day_sessions:,}", self.done, self.total, time.monotonic() - self.started)
+        self.day = None
 
     def close(self) -> None:
         self.bar.stop()
+        if self.lines:
+            self._day_line()
 
 
 def summarise(stats: RunStats, settings: Settings) -> None:
@@ -244,13 +272,17 @@ def load_once(settings: Settings) -> int:
         if settings.destination == "duckdb":  # the probe's connection is reused by the plan's (duckdb_access.py)
             wait_for_file(settings.duckdb_path, settings.lock_wait_seconds, "loading", notify=err.print, hold=True)
         with after_plan.requested():  # parser start, or the plan's connection kept for the history row
-            stats = run_load(settings, transport, _Progress, stats)
+            stats = run_load(settings, transport, partial(_Progress, stats=stats), stats)
     except (LockBusy, DuckDBLocked) as exc:
         return _failed(codes.EXIT_LOCKED, f"[red]error:[/] {escape(str(exc))}")
+    except termination.Terminated:
+        return _failed(codes.EXIT_TERMINATED, f"[red]error:[/] {termination.MESSAGE}")
     except TransportError as exc:
         return _failed(codes.EXIT_ERROR, f"[red]error:[/] {escape(str(exc))}")
     except Exception as exc:  # noqa: BLE001 - turn dlt's wrapped errors into one actionable line
         root = _root_cause(exc)
+        if _chain_has(exc, termination.is_termination):  # dlt's own SIGTERM handling, during normalize or load
+            return _failed(codes.EXIT_TERMINATED, f"[red]error:[/] {termination.MESSAGE}")
         if isinstance(root, StrictModeFailure):
             return _failed(codes.EXIT_STRICT, f"[red]--strict:[/] {escape(str(root))}; nothing was loaded. Fix or "
                            "remove the file, or run without --strict to quarantine it and load the rest.")
@@ -276,6 +308,18 @@ def load_once(settings: Settings) -> int:
     code = _exit_code(stats)
     run_history.loaded(code)
     return code
+
+
+def _chain_has(exc: BaseException, test: Any) -> bool:  # noqa: ANN401 - a predicate on exceptions
+    """Whether `exc` or any exception it was raised from or during passes `test`."""
+    seen: set[int] = set()
+    node: BaseException | None = exc
+    while node is not None and id(node) not in seen:
+        if test(node):
+            return True
+        seen.add(id(node))
+        node = node.__cause__ or node.__context__
+    return False
 
 
 def _root_cause(exc: BaseException) -> BaseException:

@@ -49,9 +49,27 @@ LEDGER_HINTS = dlt.mark.make_hints(table_name=LEDGER_TABLE, write_disposition="m
                                             "modified_at": {"data_type": "timestamp", "nullable": True},
                                             "sha256": {"data_type": "text", "nullable": True},
                                             CLEANUP_COLUMN: {"data_type": "bool", "nullable": True}})
-REJECT_HINTS = dlt.mark.make_hints(table_name=REJECTS_TABLE, write_disposition="append",
-                                   columns={"line_number": {"data_type": "bigint", "nullable": True},
-                                            "raw_text": {"data_type": "text", "nullable": True}})
+REJECT_HINTS = dlt.mark.make_hints(table_name=REJECTS_TABLE, write_disposition="append", file_format="insert_values",
+                                   columns={"file_path": {"data_type": "text", "nullable": True},
+                                            "line_number": {"data_type": "bigint", "nullable": True},
+                                            "reason": {"data_type": "text", "nullable": True},
+                                            "raw_text": {"data_type": "text", "nullable": True},
+                                            "load_id": {"data_type": "text", "nullable": True}})
+"""Every documented column of the rejects table (docs/raw_tables.md), so it can be created before any reject.
+Loaded as INSERT statements (few rows): dlt's parquet path into PostgreSQL (ADBC) fails on the empty file that
+creates the table before any reject (`Must pass schema, or at least one RecordBatch`); every destination takes
+INSERTs."""
+
+
+def rejects_table(pipeline: dlt.Pipeline) -> Iterator[Any]:
+    """An empty item that makes dlt create `session_stream_rejects` with its columns before anything is rejected.
+
+    dlt creates a table only when rows arrive, but users alert on this table (README "What to alert on"): a
+    query on a missing table fails instead of returning no rows. Yielded while dlt's schema lacks the table.
+    """
+    known = _known_schema(pipeline)
+    if known is None or REJECTS_TABLE not in known.tables:
+        yield dlt.mark.with_hints(dlt.mark.materialize_table_schema(), REJECT_HINTS, create_table_variant=True)
 
 
 Downloaded = tuple[Path, Staged]
@@ -180,6 +198,7 @@ def file_items(plan: Plan, transport: Transport, options: LoadOptions, stats: Ru
             yield from finished(keep=pool.capacity)
         yield from finished(keep=0)
         yield from buffer.flush()
+        yield from rejects_table(pipeline)
     finally:
         pool.close()
         if archive is not None:

@@ -15,7 +15,6 @@ import shutil
 import socket
 import stat
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -30,6 +29,7 @@ from dlt_pipeline.session_stream.errors import (
     refused_by_server,
 )
 from dlt_pipeline.session_stream.paramiko_import import paramiko
+from dlt_pipeline.session_stream.retry import RetriesExhausted, dns_is_temporary, with_retries
 from dlt_pipeline.session_stream.ssh_keys import (
     KnownHosts,
     RefuseUnknownHost,
@@ -45,6 +45,13 @@ log = logging.getLogger("session_stream")
 
 
 _FATAL = (paramiko.AuthenticationException, paramiko.BadHostKeyException)
+
+
+def _transient(exc: BaseException) -> bool:
+    """A fault that can heal by itself: the network, the server (a cut, a timeout, a restart), a busy resolver."""
+    if isinstance(exc, (TransportError, FileNotFoundError, PermissionError, *_FATAL)):
+        return False
+    return isinstance(exc, (OSError, EOFError, paramiko.SSHException))
 
 
 class SftpTransport:
@@ -66,6 +73,7 @@ class SftpTransport:
         self._real_root: str | None = None
         self._opening: threading.Thread | None = None
         self._open_failed: BaseException | None = None
+        self._closing = threading.Event()  # set by close(): a background connection still retrying gives up
         self._known_hosts()  # a missing known_hosts or key file is a one-line error now, not at the first listing
         self._credentials()
         self._open_in_background()
@@ -185,37 +193,46 @@ class SftpTransport:
         self._real_root = None
 
     def _retry(self, what: str, op: Callable[[paramiko.SFTPClient], T], then: str, connecting: bool = False) -> T:
-        """Run `op`, (re)connecting with exponential backoff on network and server faults that can heal.
+        """Run `op`, (re)connecting with exponential backoff and jitter on network and server faults that can heal.
 
-        A refused login or host key, a permission problem or a missing file fails the same way every time,
-        so it is raised at once. `then` ends the final message: what the failure means for this run.
-        `connecting` is the background connection itself, which must not wait for itself.
+        A refused login or host key, a permission problem, a missing file or a host name that does not
+        resolve fails the same way every time, so it is raised at once. `then` ends the final message: what
+        the failure means for this run. `connecting` is the background connection itself, which must not
+        wait for itself. The schedule is tenacity's (retry.py): `backoff` x 2^n seconds plus up to one
+        `backoff` of random jitter, so many loaders cut off at once do not come back in lockstep.
         """
         if not connecting:
             self._wait_for_open()
-        last: BaseException | None = None
-        for attempt in range(self.s.retries + 1):
+
+        def attempt() -> T:
             try:
                 if self._sftp is None:
                     self._connect()
                 assert self._sftp is not None
                 return op(self._sftp)
-            except (TransportError, FileNotFoundError, *_FATAL):
-                raise
             except PermissionError as exc:
                 raise TransportError(f"SFTP {what} failed: {describe(exc)}; this is a configuration problem "
                                      "that retrying cannot fix") from None
-            except (OSError, EOFError, paramiko.SSHException) as exc:
-                last = exc
+            except socket.gaierror as exc:
+                if not dns_is_temporary(exc):
+                    raise TransportError(f"cannot resolve host '{self.host}': check --source ({exc.strerror}); "
+                                         "nothing was loaded") from None
                 self._drop()
-                if attempt < self.s.retries:
-                    delay = self.s.backoff * (2**attempt)
-                    log.warning("SFTP %s failed: %s; retrying in %.3g s (%d/%d)", what, describe(exc), delay,
-                                attempt + 1, self.s.retries)
-                    time.sleep(delay)
-        assert last is not None
-        tries = f"{self.s.retries} {'retry' if self.s.retries == 1 else 'retries'}"
-        raise TransportError(f"SFTP {what} still failing after {tries}: {describe(last)}; {then}") from None
+                raise
+            except (OSError, EOFError, paramiko.SSHException) as exc:
+                if not isinstance(exc, (FileNotFoundError, *_FATAL)):
+                    self._drop()
+                raise
+
+        def warn(exc: BaseException, delay: float, number: int) -> None:
+            log.warning("SFTP %s failed: %s; retrying in %.3g s (%d/%d)", what, describe(exc), delay, number,
+                        self.s.retries)
+
+        try:
+            return with_retries(attempt, _transient, self.s.retries, self.s.backoff, warn, self._closing)
+        except RetriesExhausted as exc:
+            tries = f"{self.s.retries} {'retry' if self.s.retries == 1 else 'retries'}"
+            raise TransportError(f"SFTP {what} still failing after {tries}: {describe(exc.last)}; {then}") from None
 
     def _remote(self, rel: str) -> str:
         return f"{self.root.rstrip('/')}/{rel}" if rel else self.root
@@ -332,6 +349,7 @@ class SftpTransport:
         local.unlink(missing_ok=True)
 
     def close(self) -> None:
+        self._closing.set()  # a run stopping early (SIGTERM, an error) does not wait out the connection's retries
         try:
             self._wait_for_open()
         except Exception:  # noqa: BLE001 - a failed connection has nothing to close; the run reported it

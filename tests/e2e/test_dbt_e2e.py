@@ -330,8 +330,9 @@ def test_redshift_parse_and_compile_without_cluster(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(600)
 def test_duckdb_quarantined_lines_and_files_reach_staging(tmp_path: Path) -> None:
-    """The rejects table exists only once something was quarantined: staging reads it then, and the
-    ledger reconciliation still holds for a file with rejected lines; marts hold the good lines only."""
+    """Quarantined lines and files reach staging through the rejects table (which exists, empty, from the first
+    load on: tests/e2e/test_first_load.py), the ledger reconciliation still holds for a file with rejected
+    lines; marts hold the good lines only."""
     src = tmp_path / "src"
     truth = generate_cli(src, "--sessions-per-day", "300", "--seed", "5")
     day = session_stream_root(src, ACCOUNT) / "2026" / "11" / "01"
