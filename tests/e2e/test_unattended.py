@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from support.data import ACCOUNT, days_ago, write_window
+from support.dns import LoopbackDns
 from support.loader import REPO, Target, explain, loader_command, loader_env
 from support.servers import free_port
 
@@ -119,24 +120,45 @@ def test_log_file_gets_dated_lines_and_a_line_per_day_folder(small_root: Path, t
     assert "day folder" not in quiet.stderr and "loaded now 4" in quiet.stdout, explain(quiet)
 
 
-def test_a_host_name_that_does_not_resolve_fails_at_once(tmp_path: Path) -> None:
-    """A mistyped host (the reserved .invalid domain never resolves) is not a network blip: one line naming the
-    host and --source, exit 1, no retries even with a long backoff (it used to take ~32 s)."""
+def _run_with_dns(tmp_path: Path, dns: LoopbackDns, host: str, retries: str, backoff: str) \
+        -> tuple[subprocess.CompletedProcess[str], float]:
+    """A loader run whose name lookups go to `dns` only (nothing leaves loopback), and its wall time."""
     known_hosts = tmp_path / "known_hosts"
     known_hosts.write_text("")
     target = Target(tmp_path / "w")
+    argv = loader_command(*target.args(), "--source", f"sftp://loader@{host}/{ACCOUNT}/raw_data/session_stream",
+                          "--known-hosts", known_hosts)
+    env = loader_env({"SESSION_STREAM__SFTP_PASSWORD": "not-used", "SESSION_STREAM__RETRIES": retries,
+                      "SESSION_STREAM__BACKOFF": backoff})
     started = time.monotonic()
-    proc = target.run("--source", f"sftp://loader@sftp.monetat.invalid/{ACCOUNT}/raw_data/session_stream",
-                      "--known-hosts", known_hosts,
-                      env={"SESSION_STREAM__SFTP_PASSWORD": "not-used", "SESSION_STREAM__RETRIES": "5",
-                           "SESSION_STREAM__BACKOFF": "2"})
-    seconds = time.monotonic() - started
+    proc = subprocess.run(dns.wrap(argv), cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+                          check=False)
+    return proc, time.monotonic() - started
+
+
+def test_a_host_name_that_does_not_resolve_fails_at_once(tmp_path: Path) -> None:
+    """A mistyped host (the DNS answers "no such host") is not a network blip: one line naming the host and
+    --source, exit 1, no retries even with a long backoff (it used to take ~32 s)."""
+    with LoopbackDns(tmp_path) as dns:
+        proc, seconds = _run_with_dns(tmp_path, dns, "sftp.monetat.invalid", "5", "2")
+    assert dns.queries >= 1, "the lookup did not reach the loopback DNS server"
     assert proc.returncode == EXIT_ERROR, explain(proc)
     errors = [line for line in proc.stderr.splitlines() if "error" in line.lower()]
     assert len(errors) == 1 and "cannot resolve host 'sftp.monetat.invalid': check --source" in errors[0], \
         explain(proc)
     assert "retrying" not in proc.stderr and "Traceback" not in proc.stderr, explain(proc)
     assert seconds < 10, f"took {seconds:.1f} s: the lookup was retried"
+
+
+def test_a_resolver_in_trouble_is_retried(tmp_path: Path) -> None:
+    """A temporary lookup failure (the DNS server answers SERVFAIL: EAI_AGAIN) may pass on a later try: it is
+    retried with the configured backoff, then the run stops with one line."""
+    with LoopbackDns(tmp_path, servfail=True) as dns:
+        proc, _ = _run_with_dns(tmp_path, dns, "sftp.monetate.example", "2", "0.1")
+    assert proc.returncode == EXIT_ERROR, explain(proc)
+    assert proc.stderr.count("retrying") == 2, explain(proc)
+    assert dns.queries >= 3, f"{dns.queries} lookups: the resolver was not asked again"
+    assert "Traceback" not in proc.stderr, explain(proc)
 
 
 @pytest.mark.parametrize("point", ["before_plan", "after_download", "after_normalize"])
