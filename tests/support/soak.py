@@ -96,7 +96,7 @@ class Vendor:
         data = (self.outbox / name).read_bytes()
         if name == self.mishaps.bad_line:
             data = _with_line_inserted(data, GARBAGE_LINE)
-        mtime = time.time() - OLD
+        mtime = time.time() - OLD  # a re-delivery's upload is later than its first copy's, as on a real server
         if how == "stalled":  # an upload in progress: a truncated gzip, written just now
             data, mtime = data[: len(data) // 2], time.time()
         elif how == "short":  # a complete, valid file that lacks its later lines
@@ -105,8 +105,6 @@ class Vendor:
         elif how == "corrupt":  # same size, bytes damaged in the middle of the deflate stream
             middle = len(data) // 2
             data = data[:middle] + bytes(b ^ 0xFF for b in data[middle:middle + 8]) + data[middle + 8:]
-        else:  # the final, full content: a new mtime even when a same-size copy was there before
-            mtime -= self.rng.randint(1, 600)
         target = self.served / name
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".part")  # never listed: the loader takes *.json.gz only
