@@ -70,7 +70,12 @@ def summarise(stats: RunStats, settings: Settings) -> None:
     out.print(f"[bold]Session Stream load[/] into {where} (dataset {settings.dataset_name}), day folders {days}")
     out.print(f"  files listed {stats.listed}, already loaded {stats.skipped_known}, loaded now {stats.files_loaded}, "
               f"quarantined {len(stats.files_quarantined)}, "
-              f"waiting (too young / still uploading) {len(stats.waiting)}, unreadable {len(stats.unreadable)}")
+              f"waiting (too young / still uploading) {len(stats.waiting)}, unreadable {len(stats.unreadable)}, "
+              f"quarantined earlier and not retried {stats.skipped_quarantined}")
+    if stats.changed:
+        out.print(f"  [yellow]{len(stats.changed)} file(s) changed on the server since they were loaded; reloaded[/] "
+                  "(their new rows replace the earlier ones): " + escape(", ".join(stats.changed[:5]))
+                  + (" ..." if len(stats.changed) > 5 else ""))
     if stats.retried:
         out.print(f"  {stats.retried} file(s) quarantined or unreadable before were tried again")
     if settings.archive:

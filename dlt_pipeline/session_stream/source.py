@@ -20,6 +20,7 @@ from dlt_pipeline.session_stream.options import LoadOptions
 from dlt_pipeline.session_stream.plan import Plan, plan_files
 from dlt_pipeline.session_stream.run_row import TimedTransport, run_item
 from dlt_pipeline.session_stream.run_stats import RunStats
+from dlt_pipeline.session_stream.supersede import remove_superseded_rows
 from dlt_pipeline.session_stream.transport import Transport, open_transport
 
 
@@ -83,6 +84,7 @@ def session_stream_resource(connect: Callable[[], Transport], options: LoadOptio
         try:
             todo = plan
             if todo is None:  # the command line plans (and times the listing) itself
+                remove_superseded_rows(pipeline)  # earlier rows of files the last run loaded again (supersede.py)
                 listing = time.perf_counter()
                 todo = plan_files(transport, pipeline, options, run_stats)
                 run_stats.list_seconds += time.perf_counter() - listing
