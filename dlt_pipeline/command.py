@@ -26,6 +26,7 @@ from dlt_pipeline.metadata_api import MetadataApiConfig, MetadataConfigError
 from dlt_pipeline.metadata_refresh import FAILED, OK, RefreshOutcome, api_config, personal_target_ids, refresh
 from dlt_pipeline.scheduled_run import make_pipeline, run_load
 from dlt_pipeline.session_stream import after_plan
+from dlt_pipeline.session_stream.identity import SourceMismatch
 from dlt_pipeline.session_stream.ledger import close_kept, raw_counts
 from dlt_pipeline.session_stream.run_stats import RunStats, StrictModeFailure
 from dlt_pipeline.session_stream.transport import TransportError, open_transport
@@ -38,6 +39,8 @@ out = Console(highlight=False, soft_wrap=True)
 REPO = Path(__file__).resolve().parent.parent
 DEMO_DIR = Path("demo_data")
 DEMO_ACCOUNT = 1234
+DEMO_DUCKDB = "demo.duckdb"
+"""The demo's DuckDB file, in DEMO_DIR: never the file a real load writes (README, Quick start)."""
 DEMO_PARAMS: dict[str, Any] = {"account_id": DEMO_ACCOUNT, "start_date": "2026-11-01", "days": 1,
                                "sessions_per_day": 20_000, "files_per_window": 2, "seed": 7, "redeliver": 1,
                                "reemit": 0.05}
@@ -122,6 +125,7 @@ def execute(args: argparse.Namespace) -> int:
         if settings.demo or settings.check or settings.publish:
             startup_gc.resume()  # real work ahead; only a scheduled load may stay paused until its plan
         if settings.demo:
+            use_demo_files(settings, args)
             return run_history.finish(settings, run_demo(settings))
         if settings.check:
             from dlt_pipeline import completeness
@@ -255,6 +259,8 @@ def load_once(settings: Settings) -> int:
         return _failed(codes.EXIT_ERROR, f"[red]error:[/] {escape(str(exc))}")
     except Exception as exc:  # noqa: BLE001 - turn dlt's wrapped errors into one actionable line
         root = _root_cause(exc)
+        if isinstance(root, SourceMismatch):  # a different account than the dataset holds: nothing was listed
+            return _failed(codes.EXIT_USAGE, f"[red]error:[/] {escape(str(root))}")
         if isinstance(root, StrictModeFailure):
             return _failed(codes.EXIT_STRICT, f"[red]--strict:[/] {escape(str(root))}; nothing was loaded. Fix or "
                            "remove the file, or run without --strict to quarantine it and load the rest.")
@@ -291,6 +297,19 @@ def _root_cause(exc: BaseException) -> BaseException:
         if isinstance(seen, (StrictModeFailure, TransportError, LockBusy)):
             return seen
         seen = nxt
+
+
+def use_demo_files(settings: Settings, args: argparse.Namespace) -> None:
+    """The demo writes its own DuckDB file (./demo_data/demo.duckdb), never the one a real load uses.
+
+    A demo that loaded its sample account into ./session_stream.duckdb (or the file SESSION_STREAM_DUCKDB /
+    the config names) would put a second account into the real dataset. Only --duckdb-path and
+    --pipelines-dir on the command line choose other places for it.
+    """
+    if getattr(args, "duckdb_path", None) is None:
+        settings.duckdb_path = str((DEMO_DIR / DEMO_DUCKDB).resolve())
+    if getattr(args, "pipelines_dir", None) is None:
+        settings.pipelines_dir = None  # beside the demo's file, never the real load's working folder
 
 
 def run_demo(settings: Settings) -> int:

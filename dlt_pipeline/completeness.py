@@ -36,10 +36,12 @@ from dlt_pipeline.duckdb_access import DuckDBLocked, wait_for_file
 from dlt_pipeline.run_history import print_json
 from dlt_pipeline.scheduled_run import make_pipeline
 from dlt_pipeline.session_stream.coverage import DELIVERY_GRACE, RetentionRisk, days, due_windows, scan_days
+from dlt_pipeline.session_stream.identity import SourceMismatch
 from dlt_pipeline.session_stream.ledger import LOADED, QUARANTINED, UNREADABLE, Ledger, last_loaded_day, ledger_between
 from dlt_pipeline.session_stream.plan import (
     Candidate,
     changed_since_loaded,
+    check_source,
     list_candidates,
     look_back_start,
     retention_risk,
@@ -150,6 +152,7 @@ def build_report(transport: Transport, pipeline: dlt.Pipeline | None, settings: 
     if root is None:
         raise TransportError(f"source folder {transport.description} does not exist; point --source at the "
                              "account's raw_data/session_stream folder")
+    check_source(transport, pipeline)  # another account's ledger would make every file look new
     files, _odd = list_candidates(transport, first, last)
     ledger = ledger_between(pipeline, first, last)
     next_first = look_back_start(last_loaded_day(pipeline), settings.lookback_days) if pipeline else None
@@ -282,6 +285,8 @@ def run(settings: Settings) -> int:
         report = build_report(transport, _pipeline_if_loaded(settings), settings, datetime.now(UTC))
     except DuckDBLocked as exc:
         return _fail(settings, codes.EXIT_LOCKED, str(exc))
+    except SourceMismatch as exc:
+        return _fail(settings, codes.EXIT_USAGE, str(exc))
     except TransportError as exc:
         return _fail(settings, codes.EXIT_ERROR, f"{exc}; nothing was checked")
     except Exception as exc:  # noqa: BLE001 - the warehouse's own errors: one line, not a traceback

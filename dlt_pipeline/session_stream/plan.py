@@ -24,6 +24,7 @@ from dlt_pipeline.session_stream.coverage import (
     last_day_at_risk,
     scan_days,
 )
+from dlt_pipeline.session_stream.identity import identify, recorded_identities, verify_source
 from dlt_pipeline.session_stream.ledger import (
     LOADED,
     QUARANTINED,
@@ -32,6 +33,7 @@ from dlt_pipeline.session_stream.ledger import (
     LedgerEntry,
     last_loaded_day,
     ledger_between,
+    ledger_sources,
     read_ledger,
 )
 from dlt_pipeline.session_stream.options import LoadOptions
@@ -198,6 +200,7 @@ def _plan_files(transport: Transport, pipeline: dlt.Pipeline, options: LoadOptio
     if root is None:
         raise TransportError(f"source folder {transport.description} does not exist; point --source at the "
                              "account's raw_data/session_stream folder")
+    check_source(transport, pipeline)
     end = min(options.end_date or today_utc(), today_utc())
     stats.retention_risk = retention_guard(transport, pipeline, root, options.retention_warn_days)
     start = options.start_date or look_back_start(last_loaded_day(pipeline), options.lookback_days)
@@ -242,6 +245,23 @@ def _count_skipped(entry: LedgerEntry | None, stats: RunStats) -> None:
         stats.skipped_quarantined += 1
     else:
         stats.skipped_known += 1
+
+
+def check_source(transport: Transport, pipeline: dlt.Pipeline | None) -> None:
+    """Raise SourceMismatch when the pipeline's dataset holds another account's files (identity.py)."""
+    rows = ledger_sources(pipeline) if pipeline is not None else None
+    if not rows:
+        return
+    recorded, legacy = recorded_identities(rows)
+
+    def names(day: date) -> tuple[set[str], set[str]]:
+        on_server = {c.path for c in day_candidates(transport, day, missing_ok=True)[0]}
+        ledger = ledger_between(pipeline, day, day)
+        return on_server, {path for path, e in ledger.entries.items() if e.status == LOADED}
+
+    legacy_day = last_loaded_day(pipeline) if legacy and not recorded else None  # type: ignore[arg-type]
+    verify_source(identify(transport.description), recorded, legacy, legacy_day, names,
+                  pipeline.dataset_name)  # type: ignore[union-attr]
 
 
 def _too_young(cand: Candidate, min_age: int, now: float) -> bool:
