@@ -299,15 +299,20 @@ def changed_since_loaded(cand: Candidate, entry: LedgerEntry | None) -> bool:
     quick check: a re-upload changes the modification time even when the size stays the same, and hashing
     would mean downloading every old file on every run. A server that reports neither size nor time for a
     file leaves it as loaded (`--reload` of its day folder loads it again and compares its sha256).
+    Only a newer modification time counts: a file loaded from a later copy (an archive replay with
+    `--reload`) records the copy's time, and the vendor's older original is not a change.
     """
-    return entry is not None and entry.status == LOADED and cand.problem is None and _differs(cand, entry)
+    return (entry is not None and entry.status == LOADED and cand.problem is None
+            and _differs(cand, entry, newer_only=True))
 
 
-def _differs(cand: Candidate, entry: LedgerEntry) -> bool:
-    """Size or modification time (by more than a second) differ between the listing and the ledger."""
+def _differs(cand: Candidate, entry: LedgerEntry, newer_only: bool = False) -> bool:
+    """Size, or modification time by more than a second (later only, with `newer_only`), differ from the ledger."""
     changed_size = entry.size is not None and cand.size is not None and cand.size != entry.size
-    changed_time = entry.modified is not None and cand.mtime is not None and abs(cand.mtime - entry.modified) > 1
-    return changed_size or changed_time
+    if entry.modified is None or cand.mtime is None:
+        return changed_size
+    later = cand.mtime - entry.modified
+    return changed_size or later > 1 or (not newer_only and -later > 1)
 
 
 def _retries_outside(transport: Transport, ledger: Ledger, options: LoadOptions, start: date,

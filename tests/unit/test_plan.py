@@ -225,7 +225,8 @@ def test_retry_rules_for_files_the_ledger_knows(planner: Planner, tmp_path: Path
     takes every file again."""
     day = days_ago(1)
     names = ["new", "loaded", "unreadable", "same", "resized", "touched", "touched_slightly", "unknown", "symlink",
-             "loaded_grown", "loaded_rewritten", "loaded_touched_slightly", "loaded_unknown"]
+             "loaded_grown", "loaded_rewritten", "loaded_touched_slightly", "loaded_unknown",
+             "loaded_from_a_later_copy"]
     rel = {n: _file(planner.root, day, _name(day, f"{k:02d}00", k + 1), data=b"12345") for k, n in enumerate(names)}
     outside = tmp_path / "outside.json.gz"
     outside.write_bytes(b"x")
@@ -245,6 +246,7 @@ def test_retry_rules_for_files_the_ledger_knows(planner: Planner, tmp_path: Path
     planner.record(rel["loaded_rewritten"], LOADED, size=5, modified=HOUR_AGO - 600)  # same size, re-uploaded
     planner.record(rel["loaded_touched_slightly"], LOADED, size=5, modified=HOUR_AGO - 0.5)
     planner.record(rel["loaded_unknown"], LOADED, size=None, modified=None)
+    planner.record(rel["loaded_from_a_later_copy"], LOADED, size=5, modified=HOUR_AGO + 600)  # an archive replay
     planner.last_loaded = day
 
     result, stats = planner()
@@ -252,11 +254,11 @@ def test_retry_rules_for_files_the_ledger_knows(planner: Planner, tmp_path: Path
     assert sorted(c.path for c in result.files) == sorted(rel[n] for n in ("new", "unreadable", "resized", "touched",
                                                                              *changed))
     assert result.known == {rel[n] for n in ("unreadable", "resized", "touched", *changed)}
-    assert (stats.listed, stats.skipped_known, stats.skipped_quarantined, stats.retried) == (len(names), 3, 4, 3)
+    assert (stats.listed, stats.skipped_known, stats.skipped_quarantined, stats.retried) == (len(names), 4, 4, 3)
     assert sorted(stats.changed) == sorted(rel[n] for n in changed)
 
     retry, stats = planner(retry_quarantined=True)
-    unchanged_loaded = ("loaded", "loaded_touched_slightly", "loaded_unknown")
+    unchanged_loaded = ("loaded", "loaded_touched_slightly", "loaded_unknown", "loaded_from_a_later_copy")
     assert sorted(c.path for c in retry.files) == sorted(rel[n] for n in names if n not in unchanged_loaded)
     assert stats.retried == 7 and stats.skipped_quarantined == 0
     assert next(c for c in retry.files if c.path == rel["symlink"]).problem
