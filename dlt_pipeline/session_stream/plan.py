@@ -249,7 +249,9 @@ def _count_skipped(entry: LedgerEntry | None, stats: RunStats) -> None:
 
 def check_source(transport: Transport, pipeline: dlt.Pipeline | None) -> None:
     """Raise SourceMismatch when the pipeline's dataset holds another account's files (identity.py)."""
-    rows = ledger_sources(pipeline) if pipeline is not None else None
+    if pipeline is None:
+        return
+    rows = ledger_sources(pipeline)
     if not rows:
         return
     recorded, legacy = recorded_identities(rows)
@@ -259,9 +261,8 @@ def check_source(transport: Transport, pipeline: dlt.Pipeline | None) -> None:
         ledger = ledger_between(pipeline, day, day)
         return on_server, {path for path, e in ledger.entries.items() if e.status == LOADED}
 
-    legacy_day = last_loaded_day(pipeline) if legacy and not recorded else None  # type: ignore[arg-type]
-    verify_source(identify(transport.description), recorded, legacy, legacy_day, names,
-                  pipeline.dataset_name)  # type: ignore[union-attr]
+    legacy_day = last_loaded_day(pipeline) if legacy and not recorded else None
+    verify_source(identify(transport.description), recorded, legacy, legacy_day, names, pipeline.dataset_name)
 
 
 def _too_young(cand: Candidate, min_age: int, now: float) -> bool:
