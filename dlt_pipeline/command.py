@@ -28,6 +28,7 @@ from dlt_pipeline.metadata_api import MetadataApiConfig, MetadataConfigError
 from dlt_pipeline.metadata_refresh import FAILED, OK, RefreshOutcome, api_config, personal_target_ids, refresh
 from dlt_pipeline.scheduled_run import make_pipeline, run_load
 from dlt_pipeline.session_stream import after_plan
+from dlt_pipeline.session_stream.identity import SourceMismatch
 from dlt_pipeline.session_stream.ledger import close_kept, raw_counts
 from dlt_pipeline.session_stream.run_stats import RunStats, StrictModeFailure
 from dlt_pipeline.session_stream.transport import TransportError, open_transport
@@ -40,6 +41,8 @@ out = Console(highlight=False, soft_wrap=True)
 REPO = Path(__file__).resolve().parent.parent
 DEMO_DIR = Path("demo_data")
 DEMO_ACCOUNT = 1234
+DEMO_DUCKDB = "demo.duckdb"
+"""The demo's DuckDB file, in DEMO_DIR: never the file a real load writes (README, Quick start)."""
 DEMO_PARAMS: dict[str, Any] = {"account_id": DEMO_ACCOUNT, "start_date": "2026-11-01", "days": 1,
                                "sessions_per_day": 20_000, "files_per_window": 2, "seed": 7, "redeliver": 1,
                                "reemit": 0.05}
@@ -98,7 +101,12 @@ def summarise(stats: RunStats, settings: Settings) -> None:
     out.print(f"[bold]Session Stream load[/] into {where} (dataset {settings.dataset_name}), day folders {days}")
     out.print(f"  files listed {stats.listed}, already loaded {stats.skipped_known}, loaded now {stats.files_loaded}, "
               f"quarantined {len(stats.files_quarantined)}, "
-              f"waiting (too young / still uploading) {len(stats.waiting)}, unreadable {len(stats.unreadable)}")
+              f"waiting (too young / still uploading) {len(stats.waiting)}, unreadable {len(stats.unreadable)}, "
+              f"quarantined earlier and not retried {stats.skipped_quarantined}")
+    if stats.changed:
+        out.print(f"  [yellow]{len(stats.changed)} file(s) changed on the server since they were loaded; reloaded[/] "
+                  "(their new rows replace the earlier ones): " + escape(", ".join(stats.changed[:5]))
+                  + (" ..." if len(stats.changed) > 5 else ""))
     if stats.retried:
         out.print(f"  {stats.retried} file(s) quarantined or unreadable before were tried again")
     if settings.archive:
@@ -146,6 +154,7 @@ def execute(args: argparse.Namespace) -> int:
         if settings.demo or settings.check or settings.publish:
             startup_gc.resume()  # real work ahead; only a scheduled load may stay paused until its plan
         if settings.demo:
+            use_demo_files(settings, args)
             return run_history.finish(settings, run_demo(settings))
         if settings.check:
             from dlt_pipeline import completeness
@@ -283,6 +292,8 @@ def load_once(settings: Settings) -> int:
         root = _root_cause(exc)
         if _chain_has(exc, termination.is_termination):  # dlt's own SIGTERM handling, during normalize or load
             return _failed(codes.EXIT_TERMINATED, f"[red]error:[/] {termination.MESSAGE}")
+        if isinstance(root, SourceMismatch):  # a different account than the dataset holds: nothing was listed
+            return _failed(codes.EXIT_USAGE, f"[red]error:[/] {escape(str(root))}")
         if isinstance(root, StrictModeFailure):
             return _failed(codes.EXIT_STRICT, f"[red]--strict:[/] {escape(str(root))}; nothing was loaded. Fix or "
                            "remove the file, or run without --strict to quarantine it and load the rest.")
@@ -331,6 +342,19 @@ def _root_cause(exc: BaseException) -> BaseException:
         if isinstance(seen, (StrictModeFailure, TransportError, LockBusy)):
             return seen
         seen = nxt
+
+
+def use_demo_files(settings: Settings, args: argparse.Namespace) -> None:
+    """The demo writes its own DuckDB file (./demo_data/demo.duckdb), never the one a real load uses.
+
+    A demo that loaded its sample account into ./session_stream.duckdb (or the file SESSION_STREAM_DUCKDB /
+    the config names) would put a second account into the real dataset. Only --duckdb-path and
+    --pipelines-dir on the command line choose other places for it.
+    """
+    if getattr(args, "duckdb_path", None) is None:
+        settings.duckdb_path = str((DEMO_DIR / DEMO_DUCKDB).resolve())
+    if getattr(args, "pipelines_dir", None) is None:
+        settings.pipelines_dir = None  # beside the demo's file, never the real load's working folder
 
 
 def run_demo(settings: Settings) -> int:

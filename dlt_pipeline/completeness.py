@@ -4,7 +4,9 @@ One command answers the operator's question for a range of day folders (default:
 completeness scan watches). It lists only those day folders (plus the oldest ones, for the retention
 guard) and compares them with the ledger of completed loads:
 
-- a due window (ended over two hours ago) with no file on the server and none in the ledger is missing;
+- a due window (ended over two hours ago) without a loaded file is missing, the same definition as the dbt
+  monitor `monitor_window_completeness` (see `_windows`); the report tells a window never delivered from one
+  whose file is on the server but not loaded;
 - a file on the server without a `loaded` ledger row is not loaded, with the reason the next run has:
   quarantined, unreadable, too young, outside the look-back (the completeness scan gets it), beyond the
   scan too (only a backfill gets it), or simply new;
@@ -34,8 +36,17 @@ from dlt_pipeline.duckdb_access import DuckDBLocked, wait_for_file
 from dlt_pipeline.run_history import print_json
 from dlt_pipeline.scheduled_run import make_pipeline
 from dlt_pipeline.session_stream.coverage import DELIVERY_GRACE, RetentionRisk, days, due_windows, scan_days
+from dlt_pipeline.session_stream.identity import SourceMismatch
 from dlt_pipeline.session_stream.ledger import LOADED, QUARANTINED, UNREADABLE, Ledger, last_loaded_day, ledger_between
-from dlt_pipeline.session_stream.plan import Candidate, list_candidates, look_back_start, retention_risk, window_start
+from dlt_pipeline.session_stream.plan import (
+    Candidate,
+    changed_since_loaded,
+    check_source,
+    list_candidates,
+    look_back_start,
+    retention_risk,
+    window_start,
+)
 from dlt_pipeline.session_stream.run_stats import RunStats
 from dlt_pipeline.session_stream.transport import Transport, TransportError, open_transport
 from dlt_pipeline.settings import Settings
@@ -50,8 +61,9 @@ REASONS = {
     "new": "new (the next run loads it)",
     "outside_lookback": "outside the look-back (the hourly completeness scan loads it)",
     "beyond_scan": "outside the look-back and the completeness scan (backfill with --start-date)",
+    "changed": "changed on the server since it was loaded (the next run loads it again; its new rows replace the old)",
 }
-ALWAYS_FAILS = ("quarantined", "unreadable", "beyond_scan")
+ALWAYS_FAILS = ("quarantined", "unreadable", "beyond_scan", "changed")
 
 
 @dataclass
@@ -74,6 +86,7 @@ class DayReport:
     loaded: int
     not_loaded: Counter[str] = field(default_factory=Counter)
     expired: int = 0
+    undelivered: list[datetime] = field(default_factory=list)  # missing windows without any file (server or ledger)
 
 
 @dataclass
@@ -104,6 +117,7 @@ class CheckReport:
                       "files_on_server": d.on_server, "files_loaded": d.loaded,
                       "files_not_loaded": dict(d.not_loaded), "files_expired": d.expired} for d in self.days],
             "missing_windows": [w.strftime("%Y-%m-%dT%H:%M:%SZ") for d in self.days for w in d.missing],
+            "undelivered_windows": [w.strftime("%Y-%m-%dT%H:%M:%SZ") for d in self.days for w in d.undelivered],
             "not_loaded": [{"path": u.path, "reason": u.reason, "overdue": u.overdue} for u in self.unloaded],
             "expired": self.expired,
             "retention": None if self.retention is None else {
@@ -115,6 +129,7 @@ class CheckReport:
     def totals(self) -> dict[str, int]:
         return {"windows_due": sum(d.windows_due for d in self.days),
                 "windows_missing": sum(len(d.missing) for d in self.days),
+                "windows_undelivered": sum(len(d.undelivered) for d in self.days),
                 "files_on_server": sum(d.on_server for d in self.days),
                 "files_loaded": sum(d.loaded for d in self.days),
                 "files_not_loaded": len(self.unloaded), "files_overdue": sum(u.overdue for u in self.unloaded),
@@ -137,6 +152,7 @@ def build_report(transport: Transport, pipeline: dlt.Pipeline | None, settings: 
     if root is None:
         raise TransportError(f"source folder {transport.description} does not exist; point --source at the "
                              "account's raw_data/session_stream folder")
+    check_source(transport, pipeline)  # another account's ledger would make every file look new
     files, _odd = list_candidates(transport, first, last)
     ledger = ledger_between(pipeline, first, last)
     next_first = look_back_start(last_loaded_day(pipeline), settings.lookback_days) if pipeline else None
@@ -144,7 +160,8 @@ def build_report(transport: Transport, pipeline: dlt.Pipeline | None, settings: 
     unloaded = [u for c in files if (u := _unloaded(c, ledger, next_first, scanned, settings, now.timestamp()))]
     on_server = {c.path for c in files}
     expired = sorted(p for p, e in ledger.entries.items() if e.status == LOADED and p not in on_server)
-    reports = [_day_report(day, files, ledger, unloaded, expired, now) for day in days(first, last)]
+    windows = _windows(files, ledger)
+    reports = [_day_report(day, files, windows, unloaded, expired, now) for day in days(first, last)]
     risk = retention_risk(transport, pipeline, root, settings.retention_warn_days, today)
     return CheckReport(first, last, transport.description, reports, unloaded, expired, risk)
 
@@ -153,9 +170,11 @@ def _unloaded(cand: Candidate, ledger: Ledger, next_first: date | None, scanned:
               settings: Settings, now: float) -> Unloaded | None:
     """Why a file on the server is not loaded (None when it is), as the next run would see it."""
     entry = ledger.entries.get(cand.path)
-    if entry is not None and entry.status == LOADED:
+    if entry is not None and entry.status == LOADED and not changed_since_loaded(cand, entry):
         return None
-    if entry is not None and entry.status in (QUARANTINED, UNREADABLE):
+    if entry is not None and entry.status == LOADED:
+        reason = "changed"
+    elif entry is not None and entry.status in (QUARANTINED, UNREADABLE):
         reason = entry.status
     elif settings.min_file_age_seconds and cand.mtime is not None and now - cand.mtime < settings.min_file_age_seconds:
         reason = "too_young"
@@ -169,16 +188,40 @@ def _unloaded(cand: Candidate, ledger: Ledger, next_first: date | None, scanned:
     return Unloaded(cand.path, reason, reason in ALWAYS_FAILS or waited > DELIVERY_GRACE.total_seconds())
 
 
-def _day_report(day: date, files: list[Candidate], ledger: Ledger, unloaded: list[Unloaded], expired: list[str],
+@dataclass(frozen=True)
+class Windows:
+    """Window starts with a loaded file (in the ledger), and with any file at all (server or ledger, any status)."""
+
+    loaded: set[datetime]
+    delivered: set[datetime]
+
+
+def _windows(files: list[Candidate], ledger: Ledger) -> Windows:
+    """Which windows are loaded and which delivered, by the window start in the file name (whatever its folder).
+
+    The one definition `--check` shares with the dbt monitor `monitor_window_completeness`: a window is
+    *missing* when it is due (ended over two hours ago) and no file of it is loaded; a file on the server
+    that is not loaded (new, quarantined, unreadable) does not fill it. `delivered` only tells the two kinds
+    of missing window apart: never delivered (ask the vendor), or delivered and not loaded (see why).
+    """
+    def start(path: str) -> datetime | None:
+        return window_start(path.rsplit("/", 1)[-1])
+
+    loaded = {start(p) for p, e in ledger.entries.items() if e.status == LOADED}
+    delivered = loaded | {start(p) for p in ledger.entries} | {c.window_start for c in files}
+    return Windows({w for w in loaded if w}, {w for w in delivered if w})
+
+
+def _day_report(day: date, files: list[Candidate], windows: Windows, unloaded: list[Unloaded], expired: list[str],
                 now: datetime) -> DayReport:
     prefix = f"{day:%Y/%m/%d}/"
     mine = [c for c in files if c.day == day]
-    present = {c.window_start for c in mine} | {window_start(p.rsplit("/", 1)[-1]) for p in ledger.entries
-                                                 if p.startswith(prefix)}
     due = due_windows(day, now)
+    missing = [w for w in due if w not in windows.loaded]
     gone = [u for u in unloaded if u.path.startswith(prefix)]
-    return DayReport(day, len(due), [w for w in due if w not in present], len(mine), len(mine) - len(gone),
-                     Counter(u.reason for u in gone), sum(p.startswith(prefix) for p in expired))
+    return DayReport(day, len(due), missing, len(mine), len(mine) - len(gone),
+                     Counter(u.reason for u in gone), sum(p.startswith(prefix) for p in expired),
+                     [w for w in missing if w not in windows.delivered])
 
 
 # -- output ------------------------------------------------------------------------------------------
@@ -197,11 +240,13 @@ def print_report(report: CheckReport) -> None:
     out.print(f"  {'total':<10}  {t['windows_due']:>11}  {t['windows_missing']:>7}  {t['files_on_server']:>5}  "
               f"{t['files_loaded']:>6}  {t['files_not_loaded']:>10}  {t['files_expired']:>7}")
     for d in report.days:
-        if d.missing:
-            shown = ", ".join(w.strftime("%H:%M") for w in d.missing[:12])
-            more = f" and {len(d.missing) - 12} more" if len(d.missing) > 12 else ""
-            out.print(f"  [yellow]missing windows[/] {d.day}: {shown}{more} (UTC; no file on the server or in the "
-                      "ledger; ask the vendor to deliver them)")
+        delivered = [w for w in d.missing if w not in d.undelivered]
+        if d.undelivered:
+            out.print(f"  [yellow]missing windows[/] {d.day}: {_times(d.undelivered)} (UTC; no file on the server or "
+                      "in the ledger; ask the vendor to deliver them)")
+        if delivered:
+            out.print(f"  [yellow]missing windows[/] {d.day}: {_times(delivered)} (UTC; delivered, not loaded: "
+                      "see 'not loaded' below)")
     for u in report.unloaded[:20]:
         out.print(f"  [yellow]not loaded[/] {escape(u.path)}: {REASONS[u.reason]}{_lateness(u)}")
     if len(report.unloaded) > 20:
@@ -212,6 +257,11 @@ def print_report(report: CheckReport) -> None:
         out.print(f"  [red]retention:[/] {escape(report.retention.message())}")
     verdict = "complete" if report.complete else f"INCOMPLETE (exit {codes.EXIT_INCOMPLETE})"
     out.print(f"  result: {verdict}")
+
+
+def _times(windows: list[datetime]) -> str:
+    shown = ", ".join(w.strftime("%H:%M") for w in windows[:12])
+    return shown + (f" and {len(windows) - 12} more" if len(windows) > 12 else "")
 
 
 def _lateness(u: Unloaded) -> str:
@@ -235,6 +285,8 @@ def run(settings: Settings) -> int:
         report = build_report(transport, _pipeline_if_loaded(settings), settings, datetime.now(UTC))
     except DuckDBLocked as exc:
         return _fail(settings, codes.EXIT_LOCKED, str(exc))
+    except SourceMismatch as exc:
+        return _fail(settings, codes.EXIT_USAGE, str(exc))
     except TransportError as exc:
         return _fail(settings, codes.EXIT_ERROR, f"{exc}; nothing was checked")
     except Exception as exc:  # noqa: BLE001 - the warehouse's own errors: one line, not a traceback

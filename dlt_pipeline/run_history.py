@@ -239,6 +239,7 @@ def report(row: dict[str, Any] | None, code: int, recorded: bool) -> dict[str, A
         out["quarantined"] = [{"file": path, "reason": reason} for path, reason in stats.files_quarantined]
         out["unreadable"] = [{"file": path, "reason": reason} for path, reason in stats.unreadable]
         out["waiting"] = list(stats.waiting)
+        out["changed"] = list(stats.changed)
         out["odd_names"] = list(stats.odd_names)
         out["rejected_line_examples"] = [{"file": path, "line": line, "reason": reason}
                                          for path, line, reason in stats.reject_examples]

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from dlt_pipeline.session_stream.archive import Archive, ArchiveError, Staged, open_archive, stage
 from dlt_pipeline.session_stream.columns import OpenColumns
+from dlt_pipeline.session_stream.identity import SourceIdentity, identify
 from dlt_pipeline.session_stream.ledger import (
     LEDGER_TABLE,
     LOADED,
@@ -48,6 +49,8 @@ LEDGER_HINTS = dlt.mark.make_hints(table_name=LEDGER_TABLE, write_disposition="m
                                             "window_start": {"data_type": "timestamp", "nullable": True},
                                             "modified_at": {"data_type": "timestamp", "nullable": True},
                                             "sha256": {"data_type": "text", "nullable": True},
+                                            "source_account": {"data_type": "text", "nullable": True},
+                                            "source_location": {"data_type": "text", "nullable": True},
                                             CLEANUP_COLUMN: {"data_type": "bool", "nullable": True}})
 REJECT_HINTS = dlt.mark.make_hints(table_name=REJECTS_TABLE, write_disposition="append", file_format="insert_values",
                                    columns={"file_path": {"data_type": "text", "nullable": True},
@@ -145,7 +148,7 @@ def file_items(plan: Plan, transport: Transport, options: LoadOptions, stats: Ru
     """
     pii = options.pii_policy()
     buffer = _Buffer(OpenColumns.from_schema(_known_schema(pipeline)), dlt.current.load_package_state()["load_id"],
-                     plan.known)
+                     plan.known, identify(transport.description))
     archive = open_archive(options.archive, transport.description) if options.archive else None
     digests = ledger_digests(pipeline, plan.known) if plan.known else {}
     pool = ParsePool(max(0, options.workers), spool)
@@ -257,8 +260,10 @@ class _Buffer:
     by the batch size (20,000 sessions are ~40 MB of Arrow data).
     """
 
-    def __init__(self, registry: OpenColumns, load_id: str, known: set[str]) -> None:
+    def __init__(self, registry: OpenColumns, load_id: str, known: set[str],
+                 source: SourceIdentity | None = None) -> None:
         self.registry = registry
+        self.source = source  # recorded on every ledger row: a dataset holds one account (identity.py)
         self.load_id = load_id
         self.known = known
         self.tables: dict[str, list[pa.Table]] = {}
@@ -278,7 +283,8 @@ class _Buffer:
             "modified_at": None if cand.mtime is None else datetime.fromtimestamp(cand.mtime, UTC),
             "sessions_loaded": sessions, "rejected_lines": rejected, "status": status, "reason": reason,
             "load_id": self.load_id, "loaded_at": datetime.now(UTC), CLEANUP_COLUMN: cand.path in self.known,
-            "sha256": sha256,
+            "sha256": sha256, "source_account": self.source and self.source.account,
+            "source_location": self.source and self.source.location,
         })
 
     def reject(self, cand: Candidate, line_number: int | None, reason: str, raw_text: str | None) -> None:

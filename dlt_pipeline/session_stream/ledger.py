@@ -96,6 +96,23 @@ def _read_entries(pipeline: dlt.Pipeline | None, where: str) -> Ledger:
     return ledger
 
 
+def ledger_sources(pipeline: dlt.Pipeline) -> list[tuple[Any, Any]] | None:
+    """Distinct (source_account, source_location) of the ledger's completed rows; None before the first load.
+
+    A ledger written before these columns existed gives one (None, None) pair when it has rows (identity.py).
+    """
+    with dataset_client(pipeline) as client:
+        if client is None or not table_exists(client, LEDGER_TABLE):
+            return None
+        files = client.make_qualified_table_name(LEDGER_TABLE)
+        try:
+            return list(client.execute_sql(f"select distinct source_account, source_location from {files} "
+                                           f"where {completed_loads(client)}") or [])
+        except Exception:  # noqa: BLE001 - no identity columns yet: a ledger of an earlier version
+            rows = client.execute_sql(f"select count(*) from {files} where {completed_loads(client)}")
+            return [(None, None)] if rows and rows[0][0] else []
+
+
 def ledger_digests(pipeline: dlt.Pipeline, paths: set[str]) -> dict[str, str]:
     """The sha256 the ledger recorded for these files (completed loads), so a re-download can be compared.
 

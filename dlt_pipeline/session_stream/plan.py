@@ -24,6 +24,7 @@ from dlt_pipeline.session_stream.coverage import (
     last_day_at_risk,
     scan_days,
 )
+from dlt_pipeline.session_stream.identity import identify, recorded_identities, verify_source
 from dlt_pipeline.session_stream.ledger import (
     LOADED,
     QUARANTINED,
@@ -32,6 +33,7 @@ from dlt_pipeline.session_stream.ledger import (
     LedgerEntry,
     last_loaded_day,
     ledger_between,
+    ledger_sources,
     read_ledger,
 )
 from dlt_pipeline.session_stream.options import LoadOptions
@@ -198,6 +200,7 @@ def _plan_files(transport: Transport, pipeline: dlt.Pipeline, options: LoadOptio
     if root is None:
         raise TransportError(f"source folder {transport.description} does not exist; point --source at the "
                              "account's raw_data/session_stream folder")
+    check_source(transport, pipeline)
     end = min(options.end_date or today_utc(), today_utc())
     stats.retention_risk = retention_guard(transport, pipeline, root, options.retention_warn_days)
     start = options.start_date or look_back_start(last_loaded_day(pipeline), options.lookback_days)
@@ -223,13 +226,43 @@ def _plan_files(transport: Transport, pipeline: dlt.Pipeline, options: LoadOptio
     for cand in files:
         entry = ledger.entries.get(cand.path)
         if not options.reload and not _worth_loading(cand, entry, options):
-            stats.skipped_known += 1
+            _count_skipped(entry, stats)
         elif _too_young(cand, options.min_file_age_seconds, now):
             stats.waiting.append(cand.path)
         else:
             stats.retried += entry is not None and entry.status != LOADED
+            if not options.reload and entry is not None and changed_since_loaded(cand, entry):
+                log.warning("%s changed on the server since it was loaded (size %s -> %s bytes); loading it again, "
+                            "its new rows replace the earlier ones", cand.path, entry.size, cand.size)
+                stats.changed.append(cand.path)
             todo.append(cand)
     return Plan(todo, {cand.path for cand in todo if cand.path in ledger.entries})
+
+
+def _count_skipped(entry: LedgerEntry | None, stats: RunStats) -> None:
+    """A file this run leaves alone: loaded before, or quarantined before and not retried (its own count)."""
+    if entry is not None and entry.status == QUARANTINED:
+        stats.skipped_quarantined += 1
+    else:
+        stats.skipped_known += 1
+
+
+def check_source(transport: Transport, pipeline: dlt.Pipeline | None) -> None:
+    """Raise SourceMismatch when the pipeline's dataset holds another account's files (identity.py)."""
+    if pipeline is None:
+        return
+    rows = ledger_sources(pipeline)
+    if not rows:
+        return
+    recorded, legacy = recorded_identities(rows)
+
+    def names(day: date) -> tuple[set[str], set[str]]:
+        on_server = {c.path for c in day_candidates(transport, day, missing_ok=True)[0]}
+        ledger = ledger_between(pipeline, day, day)
+        return on_server, {path for path, e in ledger.entries.items() if e.status == LOADED}
+
+    legacy_day = last_loaded_day(pipeline) if legacy and not recorded else None
+    verify_source(identify(transport.description), recorded, legacy, legacy_day, names, pipeline.dataset_name)
 
 
 def _too_young(cand: Candidate, min_age: int, now: float) -> bool:
@@ -242,7 +275,8 @@ def _too_young(cand: Candidate, min_age: int, now: float) -> bool:
 
 
 def _worth_loading(cand: Candidate, entry: LedgerEntry | None, options: LoadOptions) -> bool:
-    """New files; unreadable ones every run; quarantined ones on --retry-quarantined or once they changed.
+    """New files; unreadable ones every run; loaded or quarantined ones once they changed on the server;
+    quarantined ones also on --retry-quarantined.
 
     A file quarantined as truncated because its upload stalled longer than the minimum age is retried by
     itself as soon as its size or modification time on the server differs from what the ledger recorded.
@@ -251,15 +285,35 @@ def _worth_loading(cand: Candidate, entry: LedgerEntry | None, options: LoadOpti
         return True
     if entry.status == UNREADABLE:
         return True
-    if entry.status != QUARANTINED:
-        return False
+    if entry.status == LOADED:
+        return changed_since_loaded(cand, entry)
     if options.retry_quarantined:
         return True
-    if cand.problem is not None:
-        return False
+    return cand.problem is None and _differs(cand, entry)
+
+
+def changed_since_loaded(cand: Candidate, entry: LedgerEntry | None) -> bool:
+    """A loaded file whose size or modification time on the server is not what the ledger recorded.
+
+    The vendor re-delivered it under the same name (more lines, other bytes): its new content is loaded once,
+    and its new rows replace the earlier ones (supersede.py). Judged from the listing only, like rsync's
+    quick check: a re-upload changes the modification time even when the size stays the same, and hashing
+    would mean downloading every old file on every run. A server that reports neither size nor time for a
+    file leaves it as loaded (`--reload` of its day folder loads it again and compares its sha256).
+    Only a newer modification time counts: a file loaded from a later copy (an archive replay with
+    `--reload`) records the copy's time, and the vendor's older original is not a change.
+    """
+    return (entry is not None and entry.status == LOADED and cand.problem is None
+            and _differs(cand, entry, newer_only=True))
+
+
+def _differs(cand: Candidate, entry: LedgerEntry, newer_only: bool = False) -> bool:
+    """Size, or modification time by more than a second (later only, with `newer_only`), differ from the ledger."""
     changed_size = entry.size is not None and cand.size is not None and cand.size != entry.size
-    changed_time = entry.modified is not None and cand.mtime is not None and abs(cand.mtime - entry.modified) > 1
-    return changed_size or changed_time
+    if entry.modified is None or cand.mtime is None:
+        return changed_size
+    later = cand.mtime - entry.modified
+    return changed_size or later > 1 or (not newer_only and -later > 1)
 
 
 def _retries_outside(transport: Transport, ledger: Ledger, options: LoadOptions, start: date,

@@ -18,7 +18,9 @@ class RunStats:
     """What happened, for the summary and the exit code."""
 
     listed: int = 0
-    skipped_known: int = 0
+    skipped_known: int = 0  # loaded before and unchanged on the server
+    skipped_quarantined: int = 0  # quarantined before and not retried this run (unchanged, no --retry-quarantined)
+    changed: list[str] = field(default_factory=list)  # loaded before, changed on the server since: reloaded now
     waiting: list[str] = field(default_factory=list)
     files_loaded: int = 0
     files_quarantined: list[tuple[str, str]] = field(default_factory=list)

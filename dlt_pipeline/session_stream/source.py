@@ -21,6 +21,7 @@ from dlt_pipeline.session_stream.plan import Plan, plan_files
 from dlt_pipeline.session_stream.run_row import TimedTransport, run_item
 from dlt_pipeline.session_stream.run_stats import RunStats
 from dlt_pipeline.session_stream.spool_folders import DOWNLOAD_PREFIX, make_folder
+from dlt_pipeline.session_stream.supersede import remove_superseded_rows
 from dlt_pipeline.session_stream.transport import Transport, open_transport
 from dlt_pipeline.settings import for_source
 
@@ -94,6 +95,7 @@ def session_stream_resource(connect: Callable[[], Transport], options: LoadOptio
         try:
             todo = plan
             if todo is None:  # the command line plans (and times the listing) itself
+                remove_superseded_rows(pipeline)  # earlier rows of files the last run loaded again (supersede.py)
                 listing = time.perf_counter()
                 todo = plan_files(transport, pipeline, options, run_stats)
                 run_stats.list_seconds += time.perf_counter() - listing

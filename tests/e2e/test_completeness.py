@@ -56,8 +56,9 @@ def site(tmp_path: Path) -> dict[str, Any]:
 
 def test_check_names_a_missing_window_and_exits_7_until_it_is_delivered_and_loaded(sshd: Any,
                                                                                     site: dict[str, Any]) -> None:
-    """A day with 95 of its 96 windows: --check exits 7 and names 03:15 (human and --json); the late file is
-    reported as new: exit 0 while it is young, exit 7 once it waited two hours without being loaded."""
+    """A day with 95 of its 96 windows: --check exits 7 and names 03:15 (human and --json). Delivered late, the
+    window stays missing until its file is loaded (the dbt monitor's definition), now as delivered and not loaded;
+    the file is reported as new, overdue once it waited two hours; after the load the day is complete."""
     day, data, root, target = days_ago(2), site["data"], site["root"], site["target"]
     _write(data, day, [w for w in range(96) if w != 13], 4_000_000)
     loaded = target.run(*sftp_args(sshd, root))
@@ -76,18 +77,26 @@ def test_check_names_a_missing_window_and_exits_7_until_it_is_delivered_and_load
     assert set(report) >= {"first_day", "last_day", "source", "totals", "expired", "retention"}
     assert report["totals"]["files_loaded"] == 95 and report["retention"] is None
 
+    assert report["undelivered_windows"] == [f"{day}T03:15:00Z"]
+
     _write(data, day, [13], 4_000_000, mtime=time.time())  # delivered just now: new, not overdue
     code, report = _check_json(target, sshd, root, *span)
-    assert code == 0 and report["missing_windows"] == []
+    assert code == 7 and report["missing_windows"] == [f"{day}T03:15:00Z"] and report["undelivered_windows"] == []
     assert [(u["reason"], u["overdue"]) for u in report["not_loaded"]] == [("new", False)]
+    human = _check(target, sshd, root, *span)
+    assert f"missing windows {day}: 03:15 (UTC; delivered, not loaded" in human.stdout, explain(human)
     _write(data, day, [13], 4_000_000)  # the same file, three hours on the server and still not loaded
     code, report = _check_json(target, sshd, root, *span)
     assert code == 7 and report["totals"]["files_overdue"] == 1
+    assert target.run(*sftp_args(sshd, root)).returncode == 0
+    code, report = _check_json(target, sshd, root, *span)
+    assert code == 0 and report["missing_windows"] == [] and report["not_loaded"] == []
 
 
 def test_check_reads_the_ledger_in_postgres(sshd: Any, postgres: Any, tmp_path: Path) -> None:
-    """The same comparison against a PostgreSQL ledger: a missing window and a quarantined file give exit 7 with
-    their reasons; once the window is delivered and loaded and the bad file replaced, exit 0."""
+    """The same comparison against a PostgreSQL ledger: a missing window and a quarantined file (its window is
+    missing too: delivered, not loaded) give exit 7 with their reasons; once the window is delivered and loaded
+    and the bad file replaced, exit 0."""
     data, day = tmp_path / "sftp", days_ago(2)
     root, target = session_stream_root(data, ACCOUNT), Target(tmp_path / "w", postgres=postgres, dataset="check_pg")
     _write(data, day, [w for w in range(96) if w not in (13, 40)], 5_000_000)
@@ -99,7 +108,8 @@ def test_check_reads_the_ledger_in_postgres(sshd: Any, postgres: Any, tmp_path: 
     span = ("--start-date", day.isoformat(), "--end-date", day.isoformat())
 
     code, report = _check_json(target, sshd, root, *span)
-    assert code == 7 and report["missing_windows"] == [f"{day}T03:15:00Z"], report
+    assert code == 7 and report["missing_windows"] == [f"{day}T03:15:00Z", f"{day}T10:00:00Z"], report
+    assert report["undelivered_windows"] == [f"{day}T03:15:00Z"], report
     assert [(n["path"].rsplit("/", 1)[1], n["reason"]) for n in report["not_loaded"]] == [
         (bad.name, "quarantined")], report
 

@@ -8,6 +8,7 @@ z-scores from numpy over the per-day session counts.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -25,6 +26,8 @@ GONE_WINDOW = "2026/09/03/20260903T1200"
 """Every file of this window is removed: the missing window."""
 DROP_DAY = date(2026, 9, 8)
 """Files of this day from 06:00 on are removed: files exist, the volume collapses."""
+QUARANTINED_WINDOW = "2026/09/05/20260905T0800"
+"""Every file of this window is replaced by one that is not gzip: delivered, quarantined, so missing all the same."""
 
 
 @pytest.mark.timeout(600)
@@ -40,12 +43,16 @@ def test_monitors_flag_the_missing_window_and_the_volume_drop(tmp_path: Path, en
         late_on_drop_day = day_folder == f"{DROP_DAY:%Y/%m/%d}" and name[9:13] >= "0600"
         if path.startswith(GONE_WINDOW) or late_on_drop_day:
             (root / path).unlink()
-    kept = {p.relative_to(root).as_posix() for p in root.rglob("*.json.gz")}
+        if path.startswith(QUARANTINED_WINDOW):
+            (root / path).write_bytes(b"not gzip")
+    kept = {p.relative_to(root).as_posix() for p in root.rglob("*.json.gz")
+            if not p.relative_to(root).as_posix().startswith(QUARANTINED_WINDOW)}
     assert any(p.startswith(GONE_WINDOW[:10]) for p in kept) and not any(p.startswith(GONE_WINDOW) for p in kept)
 
     pg = request.getfixturevalue("postgres") if engine == "postgres" else None
     wh = Warehouse(tmp_path / "wh", engine, pg=pg, name=f"mon_{engine}")
-    wh.load(root, "--start-date", "2026-08-01")
+    loaded = wh.load_run(root, "--start-date", "2026-08-01")
+    assert loaded.returncode == 3, loaded.stdout + loaded.stderr  # the quarantined window's files
     out = wh.dbt("build", "--select", "+monitor_window_completeness", "+monitor_daily_volume",
                  "--indirect-selection", "cautious")
     assert "monitor_no_missing_window_older_than_2_hours" in out and "monitor_no_daily_volume_drop_beyond_4_sd" in out
@@ -60,6 +67,20 @@ def test_monitors_flag_the_missing_window_and_the_volume_drop(tmp_path: Path, en
     assert {r[0] for r in rows} == spine
     assert {r[0] for r in rows if r[3]} == spine - starts
     assert datetime(2026, 9, 3, 12) in {r[0] for r in rows if r[3] and r[4]}
+    assert datetime(2026, 9, 5, 8) in {r[0] for r in rows if r[3] and r[4]}
+
+    # run.py --check on the same data: the same missing windows on every window the monitor lists (one
+    # definition); it also sees the windows after the newest loaded one, which the monitor leaves to freshness
+    check = wh.run("--check", "--source", root, "--json", "--start-date", START.isoformat(),
+                   "--end-date", (DROP_DAY + timedelta(days=1)).isoformat())
+    assert check.returncode == 7, check.stdout + check.stderr
+    report = json.loads(check.stdout.strip().splitlines()[-1])
+    checked = {datetime.strptime(w, "%Y-%m-%dT%H:%M:%SZ") for w in report["missing_windows"]}
+    assert {w for w in checked if first <= w <= last} == {r[0] for r in rows if r[4]}
+    assert last == datetime(2026, 9, 9)  # a late session's file in the next day folder
+    assert {w for w in checked if w > last} == {last + timedelta(minutes=15 * i) for i in range(1, 96)}
+    undelivered = {datetime.strptime(w, "%Y-%m-%dT%H:%M:%SZ") for w in report["undelivered_windows"]}
+    assert datetime(2026, 9, 3, 12) in undelivered and datetime(2026, 9, 5, 8) not in undelivered
     by_window: dict[datetime, int] = defaultdict(int)
     for path in kept:
         by_window[datetime.strptime(path.rsplit("/", 1)[1][:15], "%Y%m%dT%H%M%S")] += sessions_of[path]

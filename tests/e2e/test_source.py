@@ -23,7 +23,8 @@ from dlt_pipeline.synthetic.generator import CHILD_TABLES, session_stream_root
 
 DAY = days_ago(1)
 TABLES = ("sessions", *CHILD_TABLES, "session_stream_files")
-IGNORED = {"_dlt_load_id", "load_id", "loaded_at", "modified_at"}  # when a row was loaded, not what it holds
+IGNORED = {"_dlt_load_id", "load_id", "loaded_at", "modified_at",  # when a row was loaded, not what it holds
+           "source_location"}  # the folder or the SFTP URL it was read from (the account, source_account, is one)
 # (and the ledger's `_dlt_id`, which dlt draws at random for each row it is given as a dict)
 
 

@@ -102,8 +102,9 @@ def test_missing_windows_expired_files_retention_and_json_shape(check: dict) -> 
     assert payload["days"][0] == {"day": str(day), "windows_due": 96, "windows_missing": 1, "files_on_server": 94,
                                   "files_loaded": 94, "files_not_loaded": {}, "files_expired": 1}
     assert payload["retention"]["files"] == 1 and payload["retention"]["expires"] == str(old + timedelta(days=820))
-    assert set(payload["totals"]) == {"windows_due", "windows_missing", "files_on_server", "files_loaded",
-                                      "files_not_loaded", "files_overdue", "files_expired"}
+    assert payload["undelivered_windows"] == [f"{day}T03:15:00Z"]
+    assert set(payload["totals"]) == {"windows_due", "windows_missing", "windows_undelivered", "files_on_server",
+                                      "files_loaded", "files_not_loaded", "files_overdue", "files_expired"}
     off = _report(check, start_date=day, end_date=day, retention_warn_days=0)
     assert off.retention is None and not off.complete  # the missing window still fails it
 
@@ -118,3 +119,33 @@ def test_default_range_is_the_completeness_days_and_future_windows_are_not_due(c
     assert (report.first, report.last) == (days_ago(2), today) and len(report.days) == 3
     assert [d.windows_due for d in report.days] == [96, 96, 32]
     assert report.days[-1].missing[-1].strftime("%H:%M") == "07:45"  # an empty server: every due window missing
+
+
+def test_a_window_is_missing_until_a_file_of_it_is_loaded(check: dict) -> None:
+    """The definition --check shares with the dbt monitor: a due window is missing unless a file of it is loaded
+    (by the window in its name, whatever its day folder). A quarantined, unreadable or new file does not fill it,
+    but tells it apart from a window never delivered; a loaded file changed on the server since is reported as
+    `changed` (it fails the check) while its window stays loaded."""
+    root, day = check["root"], days_ago(2)
+    paths = {w: _file(root, day, _hhmm(w), 200 + w) for w in range(96) if w not in (10, 11, 12, 13, 95)}
+    late = f"{day + timedelta(days=1):%Y/%m/%d}/{day:%Y%m%d}T234500.000Z_PT15M-295.json.gz"  # window 95, next folder
+    (root / late).parent.mkdir(parents=True)
+    (root / late).write_bytes(b"x")
+    os.utime(root / late, (THREE_HOURS_AGO, THREE_HOURS_AGO))
+    paths[10] = _file(root, day, _hhmm(10), 210)  # quarantined
+    paths[11] = _file(root, day, _hhmm(11), 211)  # unreadable
+    paths[12] = _file(root, day, _hhmm(12), 212)  # new: on the server, not loaded yet
+    changed = paths[20]
+    check["ledger"] = {p: LedgerEntry(LOADED, 1, THREE_HOURS_AGO, "1") for w, p in paths.items()
+                       if w not in (10, 11, 12)}
+    check["ledger"][late] = LedgerEntry(LOADED, 1, THREE_HOURS_AGO, "1")
+    check["ledger"][changed] = LedgerEntry(LOADED, 99, THREE_HOURS_AGO, "1")  # the server's copy has 1 byte now
+    check["ledger"][paths[10]] = LedgerEntry(QUARANTINED, 1, THREE_HOURS_AGO, "1")
+    check["ledger"][paths[11]] = LedgerEntry(UNREADABLE, 1, THREE_HOURS_AGO, "1")
+    check["last"] = day + timedelta(days=1)
+    report = _report(check, start_date=day, end_date=day + timedelta(days=1))
+    assert [w.strftime("%H:%M") for w in report.days[0].missing] == ["02:30", "02:45", "03:00", "03:15"]
+    assert [w.strftime("%H:%M") for w in report.days[0].undelivered] == ["03:15"]
+    assert {u.path: u.reason for u in report.unloaded} == {paths[10]: "quarantined", paths[11]: "unreadable",
+                                                           paths[12]: "new", changed: "changed"}
+    assert next(u for u in report.unloaded if u.reason == "changed").overdue and not report.complete

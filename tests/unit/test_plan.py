@@ -218,11 +218,15 @@ def test_an_empty_server_plans_nothing(planner: Planner, caplog: pytest.LogCaptu
 
 
 def test_retry_rules_for_files_the_ledger_knows(planner: Planner, tmp_path: Path) -> None:
-    """Loaded files are skipped; unreadable ones are tried on every run; quarantined ones only once their size
-    or modification time (by more than a second) changed on the server, or with --retry-quarantined; a
-    quarantined symlink out of the folder is not retried by itself. --reload takes every file again."""
+    """Loaded files are skipped until their size or modification time (by more than a second) changed on the
+    server (re-delivered under the same name: loaded again, counted as changed); unreadable ones are tried on
+    every run; quarantined ones only once they changed, or with --retry-quarantined, and counted apart from
+    loaded ones while not retried; a quarantined symlink out of the folder is not retried by itself. --reload
+    takes every file again."""
     day = days_ago(1)
-    names = ["new", "loaded", "unreadable", "same", "resized", "touched", "touched_slightly", "unknown", "symlink"]
+    names = ["new", "loaded", "unreadable", "same", "resized", "touched", "touched_slightly", "unknown", "symlink",
+             "loaded_grown", "loaded_rewritten", "loaded_touched_slightly", "loaded_unknown",
+             "loaded_from_a_later_copy"]
     rel = {n: _file(planner.root, day, _name(day, f"{k:02d}00", k + 1), data=b"12345") for k, n in enumerate(names)}
     outside = tmp_path / "outside.json.gz"
     outside.write_bytes(b"x")
@@ -238,21 +242,31 @@ def test_retry_rules_for_files_the_ledger_knows(planner: Planner, tmp_path: Path
     planner.record(rel["touched_slightly"], QUARANTINED, size=5, modified=HOUR_AGO - 0.5)
     planner.record(rel["unknown"], QUARANTINED, size=None, modified=None)
     planner.record(rel["symlink"], QUARANTINED, size=99, modified=0)
+    planner.record(rel["loaded_grown"], LOADED, size=4)  # the same name, more bytes now
+    planner.record(rel["loaded_rewritten"], LOADED, size=5, modified=HOUR_AGO - 600)  # same size, re-uploaded
+    planner.record(rel["loaded_touched_slightly"], LOADED, size=5, modified=HOUR_AGO - 0.5)
+    planner.record(rel["loaded_unknown"], LOADED, size=None, modified=None)
+    planner.record(rel["loaded_from_a_later_copy"], LOADED, size=5, modified=HOUR_AGO + 600)  # an archive replay
     planner.last_loaded = day
 
     result, stats = planner()
-    assert sorted(c.path for c in result.files) == sorted(rel[n] for n in ("new", "unreadable", "resized", "touched"))
-    assert result.known == {rel[n] for n in ("unreadable", "resized", "touched")}
-    assert (stats.listed, stats.skipped_known, stats.retried) == (len(names), 5, 3)
+    changed = ("loaded_grown", "loaded_rewritten")
+    assert sorted(c.path for c in result.files) == sorted(rel[n] for n in ("new", "unreadable", "resized", "touched",
+                                                                             *changed))
+    assert result.known == {rel[n] for n in ("unreadable", "resized", "touched", *changed)}
+    assert (stats.listed, stats.skipped_known, stats.skipped_quarantined, stats.retried) == (len(names), 4, 4, 3)
+    assert sorted(stats.changed) == sorted(rel[n] for n in changed)
 
     retry, stats = planner(retry_quarantined=True)
-    assert sorted(c.path for c in retry.files) == sorted(rel[n] for n in names if n != "loaded")
-    assert stats.retried == 7
+    unchanged_loaded = ("loaded", "loaded_touched_slightly", "loaded_unknown", "loaded_from_a_later_copy")
+    assert sorted(c.path for c in retry.files) == sorted(rel[n] for n in names if n not in unchanged_loaded)
+    assert stats.retried == 7 and stats.skipped_quarantined == 0
     assert next(c for c in retry.files if c.path == rel["symlink"]).problem
 
     reload, stats = planner(reload=True)
     assert sorted(c.path for c in reload.files) == sorted(rel.values()) and stats.skipped_known == 0
     assert reload.known == set(rel.values()) - {rel["new"]}
+    assert stats.changed == []  # --reload takes them all anyway; nothing is reported as changed
 
 
 def test_young_files_wait_for_the_next_run(planner: Planner) -> None:

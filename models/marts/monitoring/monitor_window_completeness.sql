@@ -7,6 +7,10 @@
   last day.
   The vendor writes at least one file per window, so `is_missing` is a gap to explain (`run.py --check` says
   why). Built from the ledger only (stg_monetate__files): cheap, whatever the data volume.
+  One definition with `run.py --check` (dlt_pipeline/completeness.py, `_windows`): a window is missing when no
+  file of it is loaded (a quarantined or unreadable file does not fill it; files count by the window in their
+  name, whatever their day folder) and overdue when it also ended two hours or more before now. On every window
+  both list they agree (tests/e2e/test_dbt_monitoring.py).
 -#}
 with files as (
 
@@ -65,7 +69,7 @@ select
     per_window.last_loaded_at,
     coalesce(per_window.files, 0) = 0 as is_missing,
     coalesce(per_window.files, 0) = 0
-        and {{ dbt.dateadd('minute', 15 + 120, 'windows.window_start_at') }} < now_utc.built_at as is_overdue,
+        and {{ dbt.dateadd('minute', 15 + 120, 'windows.window_start_at') }} <= now_utc.built_at as is_overdue,
     now_utc.built_at
 from windows
 cross join now_utc
