@@ -11,8 +11,11 @@ Two steps, because a file must be archived before its rows are committed, and on
 hashing them; `commit` (main thread, after the whole file parsed, before any of its rows reach dlt) moves it
 to the final name. A file quarantined for a truncated upload is therefore never archived in its broken form,
 and its complete re-delivery is not mistaken for a conflict. An archived file is never overwritten: the same
-bytes again are fine (a replay into the same archive), different bytes fail that file, which the loader
-records as unreadable and tries again on later runs.
+bytes again are fine (a replay into the same archive). Different bytes are fine only when the archived copy is
+the one the ledger says was loaded and the vendor re-delivered the file with other content: the earlier copy
+then keeps its bytes under `NAME.superseded-SHA12` (never listed as a Session Stream file) and the new one
+takes the name. Any other difference fails that file, which the loader records as unreadable and tries again
+on later runs.
 """
 
 from __future__ import annotations
@@ -140,16 +143,22 @@ class Archive:
             raise ArchiveError(rel, f"could not be written to the archive {self.url} ({_one_line(exc)})") from None
         return Staged(rel, digest.hexdigest(), size, tmp)
 
-    def commit(self, staged: Staged) -> None:
-        """Give the staged bytes their final name, never replacing a different file already there."""
+    def commit(self, staged: Staged, replaces: str | None = None) -> None:
+        """Give the staged bytes their final name, never replacing a different file already there.
+
+        `replaces` is the sha256 the ledger recorded for the copy loaded before (a changed re-delivery): an
+        archived copy with exactly those bytes is set aside (`superseded`), not refused.
+        """
         if staged.tmp is None:
             return
         final = self.final(staged.rel)
         try:
-            if self.fs.exists(final):
-                self._same_or_fail(staged, final)
+            held = self._sha256(final) if self.fs.exists(final) else None
+            if held == staged.sha256:
                 self.discard(staged.tmp)
             else:
+                if held is not None:
+                    self._superseded_or_fail(staged, final, held, replaces)
                 self._move(staged.tmp, final)
                 self.pending.discard(staged.tmp)
             if self.fs.size(final) != staged.size:
@@ -168,17 +177,25 @@ class Archive:
                                            f"({_one_line(exc)})") from None
         staged.tmp = None
 
-    def _same_or_fail(self, staged: Staged, final: str) -> None:
-        """An archived file with the same bytes is fine; different bytes are a conflict a person must resolve."""
+    def _sha256(self, path: str) -> str:
         digest = hashlib.sha256()
-        with self.fs.open(final, "rb") as fh:
+        with self.fs.open(path, "rb") as fh:
             while chunk := fh.read(CHUNK):
                 digest.update(chunk)
-        if digest.hexdigest() != staged.sha256:
+        return digest.hexdigest()
+
+    def _superseded_or_fail(self, staged: Staged, final: str, held: str, replaces: str | None) -> None:
+        """Set the archived copy aside if it is the one loaded before; any other difference needs a person."""
+        if held != replaces:
             raise ArchiveError(staged.rel, (
-                f"the archive already holds a different {final} (sha256 {digest.hexdigest()[:12]}…, downloaded "
+                f"the archive already holds a different {final} (sha256 {held[:12]}…, downloaded "
                 f"{staged.sha256[:12]}…); the archive never overwrites. Move the archived copy aside if the vendor's "
                 "new version is right; the next run then archives and loads it"))
+        aside = f"{final}.superseded-{held[:12]}"
+        if not self.fs.exists(aside):
+            self.fs.mv(final, aside)
+        else:  # a crash after setting it aside and before the new copy committed: the same bytes are kept already
+            self.fs.rm(final)
 
     def _move(self, tmp: str, final: str) -> None:
         """Atomic where the storage allows: a hard link on local disks fails rather than replace a file."""

@@ -157,9 +157,11 @@ def file_items(plan: Plan, transport: Transport, options: LoadOptions, stats: Ru
         """Hand on the parsed files beyond `keep` still in flight, oldest first, and free their downloads."""
         for (done, done_local, staged), outcome in pool.drain(keep=keep):
             if digests.get(done.path, staged.sha256) != staged.sha256:
-                log.warning("%s: these bytes differ from the copy loaded before (sha256 %s…, now %s…); the new rows "
-                            "replace the old ones", done.path, digests[done.path][:12], staged.sha256[:12])
-            if _archived(archive, done, staged, outcome, stats, buffer):
+                # the plan warned already when the listing showed the change; a reload (--reload) says it here
+                say = log.info if done.path in stats.changed else log.warning
+                say("%s: these bytes differ from the copy loaded before (sha256 %s…, now %s…); the new rows "
+                    "replace the old ones", done.path, digests[done.path][:12], staged.sha256[:12])
+            if _archived(archive, done, staged, outcome, stats, buffer, digests.get(done.path)):
                 yield from _file_rows(done, outcome, options, stats, buffer, staged.sha256)
             transport.release(done_local)
             if progress is not None:
@@ -209,11 +211,12 @@ def file_items(plan: Plan, transport: Transport, options: LoadOptions, stats: Ru
 
 
 def _archived(archive: Archive | None, cand: Candidate, staged: Staged, outcome: FileOutcome, stats: RunStats,
-              buffer: _Buffer) -> bool:
+              buffer: _Buffer, loaded_before: str | None = None) -> bool:
     """Move a parsed file into the archive before any of its rows go on; False when that failed.
 
     A quarantined file is not archived (its staged copy is dropped): a truncated upload must not take the
-    name its complete re-delivery needs. A failed write drops the file's parsed rows.
+    name its complete re-delivery needs. A failed write drops the file's parsed rows. `loaded_before` is the
+    sha256 of the copy the ledger loaded earlier: the archive sets that copy aside for the new one.
     """
     if archive is None:
         return True
@@ -221,7 +224,7 @@ def _archived(archive: Archive | None, cand: Candidate, staged: Staged, outcome:
         archive.discard(staged.tmp)
         return True
     try:
-        archive.commit(staged)
+        archive.commit(staged, replaces=loaded_before)
     except ArchiveError as exc:
         discard = getattr(outcome.batches, "discard", None)
         if discard is not None:

@@ -127,3 +127,25 @@ def test_users_own_pipeline_reloads_a_changed_file_once(tmp_path: Path) -> None:
     run()  # loads nothing; removes the earlier rows of the file the run before reloaded
     assert rows() == [(i + 1, s["session_id"]) for i, s in enumerate(sessions[:3])]
     assert path.exists()
+
+
+def test_a_changed_redelivery_with_an_archive_keeps_both_copies(tmp_path: Path) -> None:
+    """With --archive, the vendor's new content of a loaded file is loaded once (not "unreadable" forever, as an
+    archive that never overwrites made it); the archive keeps the new bytes under the vendor's name and the copy
+    loaded before under `NAME.superseded-SHA12`, and a replay of the archive lists the new one only."""
+    out, archive = tmp_path / "src", tmp_path / "archive"
+    sessions = sessions_for(DAY, "0900", 4, 3)
+    path = _deliver(out, "0900", 703, sessions[:2], HOUR_AGO - 600)
+    first_bytes = path.read_bytes()
+    target = Target(tmp_path / "wh")
+    args = ["--source", session_stream_root(out, ACCOUNT), "--archive", archive]
+    assert target.run(*args).returncode == 0
+    _deliver(out, "0900", 703, sessions, HOUR_AGO)
+    again = target.run(*args)
+    assert again.returncode == 0 and summary(again.stdout)["loaded"] == 1, explain(again)
+    rel = path.relative_to(session_stream_root(out, ACCOUNT)).as_posix()
+    assert [line for line, _, _ in _lines(target, rel)] == [1, 2, 3, 4]
+    kept = archive / str(ACCOUNT) / "raw_data" / "session_stream" / rel
+    aside = sorted(kept.parent.glob(f"{kept.name}.superseded-*"))
+    assert kept.read_bytes() == path.read_bytes() and [p.read_bytes() for p in aside] == [first_bytes]
+    assert summary(target.run(*args).stdout)["loaded"] == 0

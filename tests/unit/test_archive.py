@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import date
 from pathlib import Path
 
 import fsspec
@@ -20,6 +21,7 @@ from dlt_pipeline.session_stream.archive import (
 )
 from dlt_pipeline.session_stream.config import SftpCredentials
 from dlt_pipeline.session_stream.fsspec_transport import FsspecTransport
+from dlt_pipeline.session_stream.plan import day_candidates
 from dlt_pipeline.session_stream.transport import LocalTransport, open_transport
 
 SOURCE = "sftp://loader@example.com:2222/1234/raw_data/session_stream"
@@ -73,6 +75,25 @@ def test_same_bytes_again_are_fine_different_bytes_never_overwrite(tmp_path: Pat
     final = tmp_path / "arch" / "1234" / "raw_data" / "session_stream" / REL
     assert final.read_bytes() == b"first delivery"
     assert _archived_files(tmp_path / "arch") == [final]
+
+
+def test_a_changed_redelivery_sets_the_loaded_copy_aside(tmp_path: Path) -> None:
+    """The vendor re-delivered a loaded file with other bytes: the copy the ledger loaded keeps its bytes under a
+    `.superseded-SHA12` name and the new one takes the name; a copy the ledger does not know is still refused."""
+    archive = open_archive(str(tmp_path / "arch"), SOURCE)
+    archive.commit(archive.stage(REL, _download(tmp_path, b"first delivery")))
+    loaded = hashlib.sha256(b"first delivery").hexdigest()
+    stranger = archive.stage(REL, _download(tmp_path, b"second delivery", "second.json.gz"))
+    with pytest.raises(ArchiveError, match="never overwrites"):
+        archive.commit(stranger, replaces=hashlib.sha256(b"something else").hexdigest())
+    archive.commit(archive.stage(REL, _download(tmp_path, b"second delivery", "again.json.gz")), replaces=loaded)
+    final = tmp_path / "arch" / "1234" / "raw_data" / "session_stream" / REL
+    aside = final.with_name(f"{final.name}.superseded-{loaded[:12]}")
+    assert (final.read_bytes(), aside.read_bytes()) == (b"second delivery", b"first delivery")
+    assert _archived_files(tmp_path / "arch") == sorted([final, aside])
+    replay = LocalTransport(tmp_path / "arch" / "1234" / "raw_data" / "session_stream")
+    assert [c.name for c in day_candidates(replay, date(2026, 11, 20))[0]] == [final.name]
+    assert day_candidates(replay, date(2026, 11, 20))[1] == [], "the copy set aside is not even an odd name"
 
 
 def test_a_failed_write_fails_the_file_with_its_name(tmp_path: Path) -> None:
