@@ -156,24 +156,36 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parse `argv` (default: the process's own arguments) and run the command; returns the exit code.
 
-    Called without `argv` (`run.py`, the console script: a process started for this one command), the
-    garbage collector pauses while the loader imports and plans (startup_gc.py); calls with an explicit
-    `argv` (tests, other code in the same process) leave it alone.
+    Called without `argv` (`run.py`, the console script: a process started for this one command), SIGTERM
+    becomes one line and EXIT_TERMINATED from here on (termination.py, installed before anything else runs),
+    and the garbage collector pauses while the loader imports and plans (startup_gc.py); calls with an
+    explicit `argv` (tests, other code in the same process) leave both alone.
     """
+    from dlt_pipeline import termination
+
+    if argv is None:
+        termination.install()
+    try:
+        return _parse_and_execute(argv)
+    except termination.Terminated:  # outside a load: start-up, settings, metadata refresh, the demo's dbt
+        print(f"error: {termination.MESSAGE}", file=sys.stderr)
+        return EXIT_TERMINATED
+
+
+def _parse_and_execute(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    from dlt_pipeline import logs, startup_gc, telemetry, termination
+    from dlt_pipeline import logs, startup_gc, telemetry
 
     logs.configure(args.quiet)
     if argv is None:
-        termination.install()  # SIGTERM: one line and EXIT_TERMINATED instead of a silent death
         startup_gc.pause()
     try:
+        from dlt_pipeline.testhooks import checkpoint
+
+        checkpoint("started")  # test hook: arguments parsed, nothing imported or opened yet (testhooks.py)
         telemetry.apply_project_default()  # before the first pipeline, which starts dlt's telemetry
         from dlt_pipeline.command import execute  # heavy imports only after --help/usage errors
 
         return execute(args)
-    except termination.Terminated:  # outside a load: start-up, settings, metadata refresh, the demo's dbt
-        print(f"error: {termination.MESSAGE}", file=sys.stderr)
-        return EXIT_TERMINATED
     finally:
         startup_gc.resume()

@@ -12,6 +12,7 @@ configuration does:
 
 Points of a run, in order:
 
+- `started` (command line only): the arguments are parsed; dlt and the loader are not imported yet.
 - `sftp_connected`: the SFTP connection, opened in the background, is up; nothing requested yet.
 - `before_plan`: nothing listed yet (an SFTP connection may still be opening).
 - `after_download`: after each file's download, before it is parsed.

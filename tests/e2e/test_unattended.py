@@ -161,10 +161,11 @@ def test_a_resolver_in_trouble_is_retried(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr, explain(proc)
 
 
-@pytest.mark.parametrize("point", ["before_plan", "after_download", "after_normalize"])
+@pytest.mark.parametrize("point", ["started", "before_plan", "after_download", "after_normalize"])
 def test_sigterm_stops_with_one_line_and_the_next_run_resumes(small_root: Path, tmp_path: Path, point: str) -> None:
-    """SIGTERM while planning, downloading/parsing, after the package is written and before the load: one line,
-    exit 143, the lock released and no downloads left; the next run loads every session exactly once."""
+    """SIGTERM while starting (before dlt is imported), planning, downloading/parsing, after the package is written
+    and before the load: one line, exit 143, the lock released and no downloads left; the next run loads every
+    session exactly once."""
     target = Target(tmp_path / "w")
     paused = target.pause(point, "--source", str(small_root), "--workers", "1")
     paused.proc.send_signal(signal.SIGTERM)
