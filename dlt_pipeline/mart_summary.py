@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 import duckdb
 
@@ -97,7 +98,7 @@ _READOUT_COLUMNS = (
     "conversion_rate_rel_lift_ci_high", "conversion_rate_p_value", "revenue_per_visitor",
     "revenue_per_visitor_rel_lift", "revenue_per_visitor_rel_lift_ci_low", "revenue_per_visitor_rel_lift_ci_high",
     "revenue_per_visitor_p_value", "revenue_per_visitor_cuped_rel_lift", "revenue_per_visitor_cuped_p_value",
-    "srm_p_value", "srm_detected", "readout_warning",
+    "srm_p_value", "srm_detected", "readout_warning", "split_warning",
 )
 
 
@@ -128,8 +129,30 @@ def _p(p: float | None) -> str:
     return "p n/a" if p is None else ("p<0.0001" if p < 0.0001 else f"p={p:.4f}")
 
 
-def print_readout(experiments: list[dict], file=None) -> None:
-    """Experiences by name: visitors and conversion per split, lift vs control with 95 % CI and p-value, SRM."""
+def _split_line(e: dict) -> str:
+    """One split: visitors and conversion; against the control, the lifts with their CIs and p-values."""
+    role = "control" if e["is_control"] else "split"
+    line = (f"    {role:<7} {str(e['split_name'] or e['split_id']):<18} visitors {e['n_visitors']:>6,}"
+            f"  conv {e['conversion_rate']:6.2%}")
+    if e["control_split_id"] is not None and not e["is_control"]:
+        line += (f"  conv lift {_pct(e['conversion_rate_rel_lift'])}"
+                 f"{_ci(e['conversion_rate_rel_lift_ci_low'], e['conversion_rate_rel_lift_ci_high'])}"
+                 f" {_p(e['conversion_rate_p_value'])}"
+                 f"  RPV lift {_pct(e['revenue_per_visitor_rel_lift'])}"
+                 f"{_ci(e['revenue_per_visitor_rel_lift_ci_low'], e['revenue_per_visitor_rel_lift_ci_high'])}"
+                 f" {_p(e['revenue_per_visitor_p_value'])}"
+                 f" (CUPED {_pct(e['revenue_per_visitor_cuped_rel_lift'])}"
+                 f" {_p(e['revenue_per_visitor_cuped_p_value'])})")
+    return line
+
+
+def print_readout(experiments: list[dict], file: TextIO | None = None) -> None:
+    """Experiences by name: visitors and conversion per split, lift vs control with 95 % CI and p-value, SRM.
+
+    Warnings stand under what they concern, each once: the experience's (``readout_warning``: SRM, no control,
+    visitors in two splits; the same on each of its rows) under its header line, a split's own
+    (``split_warning``: below the minimums, no variance) under that split's line.
+    """
     out = file or sys.stdout
     named = [e for e in experiments if e["experience_name"] is not None]
     if not named:
@@ -142,21 +165,11 @@ def print_readout(experiments: list[dict], file=None) -> None:
             srm = e["srm_p_value"]
             flag = "SRM DETECTED" if e["srm_detected"] else "SRM ok"
             print(f"  {e['experience_name']} (experience {current})  {flag} ({_p(srm)})", file=out)
-        role = "control" if e["is_control"] else "split"
-        line = (f"    {role:<7} {str(e['split_name'] or e['split_id']):<18} visitors {e['n_visitors']:>6,}"
-                f"  conv {e['conversion_rate']:6.2%}")
-        if e["control_split_id"] is not None and not e["is_control"]:
-            line += (f"  conv lift {_pct(e['conversion_rate_rel_lift'])}"
-                     f"{_ci(e['conversion_rate_rel_lift_ci_low'], e['conversion_rate_rel_lift_ci_high'])}"
-                     f" {_p(e['conversion_rate_p_value'])}"
-                     f"  RPV lift {_pct(e['revenue_per_visitor_rel_lift'])}"
-                     f"{_ci(e['revenue_per_visitor_rel_lift_ci_low'], e['revenue_per_visitor_rel_lift_ci_high'])}"
-                     f" {_p(e['revenue_per_visitor_p_value'])}"
-                     f" (CUPED {_pct(e['revenue_per_visitor_cuped_rel_lift'])}"
-                     f" {_p(e['revenue_per_visitor_cuped_p_value'])})")
-        print(line, file=out)
-        if e["readout_warning"] and (e["is_control"] or e["control_split_id"] is None):
-            print(f"      warning: {e['readout_warning']}", file=out)
+            if e["readout_warning"]:
+                print(f"    warning: {e['readout_warning']}", file=out)
+        print(_split_line(e), file=out)
+        if e.get("split_warning"):
+            print(f"      warning: {e['split_warning']}", file=out)
     unnamed = [e for e in experiments if e["experience_name"] is None]
     if unnamed:
         print(f"  ({len(unnamed)} splits without metadata: per-split figures only, see experiment_results)", file=out)

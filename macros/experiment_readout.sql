@@ -263,14 +263,48 @@ derived as {{ stat_materialized() }} (
                  - 2.0 * theta_{{ y }} * {{ side }}_cov_{{ y }}) end) as {{ side }}_cuped_v_{{ y }},
         {%- endfor %}
         {%- endfor %}
-        {#- pooled proportion for the two-proportion z test -#}
-        (t_s_converted + c_s_converted) / nullif(t_n + c_n, 0) as pooled_conversion_rate
+        1 as _end_of_derived
     from moments
 
 )
 {%- endmacro %}
 
-{#- differences, relative lifts (delta method), test statistics, Welch df, CUPED lifts -#}
+{#- the metrics compared, with the per-arm mean and SE columns of `derived` and the guard that applies:
+    `conversions` (units and conversions per arm), `orders` (units and orders per arm) or `units` -#}
+{% macro experiment_readout_metrics() -%}
+  {{ return([('conversion_rate', 'm_converted', 'se_conversion_rate', 'conversions'),
+             ('revenue_per_visitor', 'm_revenue', 'se_revenue_per_visitor', 'orders'),
+             ('orders_per_visitor', 'm_orders', 'se_orders_per_visitor', 'orders'),
+             ('sessions_per_visitor', 'm_sessions', 'se_sessions_per_visitor', 'units'),
+             ('average_order_value', 'm_aov', 'se_aov', 'orders')]) }}
+{%- endmacro %}
+
+{#- the guard of each CUPED metric (its outcome's events) -#}
+{% macro experiment_readout_cuped_guard(metric) -%}
+  {{ return('orders' if metric == 'revenue_per_visitor' else 'conversions') }}
+{%- endmacro %}
+
+{#- minimums per arm below which comparisons are NULL (dbt vars, docs/experiment_readout.md) -#}
+{% macro experiment_min_units() -%}
+  {%- set v = var('experiment_min_units_per_arm', 100) | int -%}
+  {%- if v < 3 -%}
+    {{ exceptions.raise_compiler_error('var experiment_min_units_per_arm must be at least 3 (Welch df >= 2), got ' ~ v) }}
+  {%- endif -%}
+  {{ return(v) }}
+{%- endmacro %}
+{% macro experiment_min_events() -%}
+  {%- set v = var('experiment_min_events_per_arm', 5) | int -%}
+  {%- if v < 1 -%}
+    {{ exceptions.raise_compiler_error('var experiment_min_events_per_arm must be at least 1 (a ratio needs a mean above 0), got ' ~ v) }}
+  {%- endif -%}
+  {{ return(v) }}
+{%- endmacro %}
+
+{#-
+  Differences and their SE; relative lifts and the SE of the log of the ratio of means (delta method:
+  var ln(m_t/m_c) = se_t^2/m_t^2 + se_c^2/m_c^2, NULL unless both means are above 0); test statistics (conversion:
+  unpooled z, the SE of its interval), Welch df; CUPED lifts, the CUPED ratio 1 + lift/m_c and the SE of its log.
+-#}
 {% macro experiment_readout_lifts() -%}
 {%- set means = experiment_readout_means() -%}
 {%- set cuped = experiment_readout_cuped() -%}
@@ -278,22 +312,16 @@ compared as {{ stat_materialized() }} (
 
     select
         derived.*,
-        {#- mean metrics and conversion: difference, its SE, the relative lift's SE (delta method) -#}
-        {%- for metric, m, se in [('conversion_rate', 'm_converted', 'se_conversion_rate'),
-                                  ('revenue_per_visitor', 'm_revenue', 'se_revenue_per_visitor'),
-                                  ('orders_per_visitor', 'm_orders', 'se_orders_per_visitor'),
-                                  ('sessions_per_visitor', 'm_sessions', 'se_sessions_per_visitor'),
-                                  ('average_order_value', 'm_aov', 'se_aov')] %}
+        {%- for metric, m, se, guard in experiment_readout_metrics() %}
         t_{{ m }} - c_{{ m }} as {{ metric }}_abs_lift,
         sqrt(t_{{ se }} * t_{{ se }} + c_{{ se }} * c_{{ se }}) as {{ metric }}_se_diff,
         t_{{ m }} / nullif(c_{{ m }}, 0) - 1.0 as {{ metric }}_rel_lift,
-        sqrt((case when (t_{{ se }} * t_{{ se }} / nullif(c_{{ m }} * c_{{ m }}, 0)
-             + c_{{ se }} * c_{{ se }} * t_{{ m }} * t_{{ m }} / nullif(c_{{ m }} * c_{{ m }} * c_{{ m }} * c_{{ m }}, 0)) < 0 then 0.0 else (t_{{ se }} * t_{{ se }} / nullif(c_{{ m }} * c_{{ m }}, 0)
-             + c_{{ se }} * c_{{ se }} * t_{{ m }} * t_{{ m }} / nullif(c_{{ m }} * c_{{ m }} * c_{{ m }} * c_{{ m }}, 0)) end))
-          as {{ metric }}_rel_lift_se,
+        case when t_{{ m }} > 0 and c_{{ m }} > 0
+             then sqrt(t_{{ se }} * t_{{ se }} / (t_{{ m }} * t_{{ m }}) + c_{{ se }} * c_{{ se }} / (c_{{ m }} * c_{{ m }})) end
+          as {{ metric }}_log_ratio_se,
         {%- endfor %}
-        {#- test statistics -#}
-        (t_m_converted - c_m_converted) / nullif(sqrt((case when (pooled_conversion_rate * (1.0 - pooled_conversion_rate) * (1.0 / nullif(t_n, 0) + 1.0 / nullif(c_n, 0))) < 0 then 0.0 else (pooled_conversion_rate * (1.0 - pooled_conversion_rate) * (1.0 / nullif(t_n, 0) + 1.0 / nullif(c_n, 0))) end)), 0)
+        (t_m_converted - c_m_converted)
+          / nullif(sqrt(t_se_conversion_rate * t_se_conversion_rate + c_se_conversion_rate * c_se_conversion_rate), 0)
           as conversion_rate_z,
         {%- for metric, y in means %}
         (t_m_{{ y }} - c_m_{{ y }}) / nullif(sqrt(t_se_{{ metric }} * t_se_{{ metric }} + c_se_{{ metric }} * c_se_{{ metric }}), 0)
@@ -307,17 +335,15 @@ compared as {{ stat_materialized() }} (
         (t_m_aov - c_m_aov) / nullif(sqrt(t_se_aov * t_se_aov + c_se_aov * c_se_aov), 0) as average_order_value_z,
         {#- CUPED -#}
         {%- for metric, y, x in cuped %}
+        {%- set rel_var = '(t_cuped_v_' ~ y ~ ' / nullif(t_n * c_m_' ~ y ~ ' * c_m_' ~ y ~ ', 0) + (c_v_' ~ y ~ ' * t_m_' ~ y
+            ~ ' * t_m_' ~ y ~ ' / nullif(c_m_' ~ y ~ ' * c_m_' ~ y ~ ', 0) - 2.0 * theta_' ~ y ~ ' * c_cov_' ~ y ~ ' * t_m_' ~ y
+            ~ ' / nullif(c_m_' ~ y ~ ', 0) + theta_' ~ y ~ ' * theta_' ~ y ~ ' * c_v_' ~ x ~ ') / nullif(c_n * c_m_' ~ y
+            ~ ' * c_m_' ~ y ~ ', 0))' %}
         t_adj_{{ y }} - c_adj_{{ y }} as {{ metric }}_cuped_abs_lift,
         sqrt(t_cuped_v_{{ y }} / nullif(t_n, 0) + c_cuped_v_{{ y }} / nullif(c_n, 0)) as {{ metric }}_cuped_se_diff,
         (t_adj_{{ y }} - c_adj_{{ y }}) / nullif(c_m_{{ y }}, 0) as {{ metric }}_cuped_rel_lift,
-        sqrt((case when (t_cuped_v_{{ y }} / nullif(t_n * c_m_{{ y }} * c_m_{{ y }}, 0)
-          + (c_v_{{ y }} * t_m_{{ y }} * t_m_{{ y }} / nullif(c_m_{{ y }} * c_m_{{ y }}, 0)
-             - 2.0 * theta_{{ y }} * c_cov_{{ y }} * t_m_{{ y }} / nullif(c_m_{{ y }}, 0)
-             + theta_{{ y }} * theta_{{ y }} * c_v_{{ x }}) / nullif(c_n * c_m_{{ y }} * c_m_{{ y }}, 0)) < 0 then 0.0 else (t_cuped_v_{{ y }} / nullif(t_n * c_m_{{ y }} * c_m_{{ y }}, 0)
-          + (c_v_{{ y }} * t_m_{{ y }} * t_m_{{ y }} / nullif(c_m_{{ y }} * c_m_{{ y }}, 0)
-             - 2.0 * theta_{{ y }} * c_cov_{{ y }} * t_m_{{ y }} / nullif(c_m_{{ y }}, 0)
-             + theta_{{ y }} * theta_{{ y }} * c_v_{{ x }}) / nullif(c_n * c_m_{{ y }} * c_m_{{ y }}, 0)) end))
-          as {{ metric }}_cuped_rel_lift_se,
+        sqrt((case when {{ rel_var }} < 0 then 0.0 else {{ rel_var }} end)) as {{ metric }}_cuped_rel_lift_se,
+        1.0 + (t_adj_{{ y }} - c_adj_{{ y }}) / nullif(c_m_{{ y }}, 0) as {{ metric }}_cuped_ratio,
         1.0 - (t_cuped_v_{{ y }} / nullif(t_n, 0) + c_cuped_v_{{ y }} / nullif(c_n, 0))
             / nullif(t_v_{{ y }} / nullif(t_n, 0) + c_v_{{ y }} / nullif(c_n, 0), 0) as {{ metric }}_cuped_variance_reduction,
         {%- endfor %}
@@ -327,7 +353,10 @@ compared as {{ stat_materialized() }} (
 )
 {%- endmacro %}
 
-{#- p-values of the statistics above -#}
+{#- the significance level of every interval and test (two-sided); the readout's intervals are 1 - alpha -#}
+{% macro experiment_alpha() -%}0.05{%- endmacro %}
+
+{#- p-values of the statistics above; first step of the t quantiles of the intervals -#}
 {% macro experiment_readout_p_values() -%}
 {%- set means = experiment_readout_means() -%}
 {%- set cuped = experiment_readout_cuped() -%}
@@ -340,7 +369,10 @@ tested as {{ stat_materialized() }} (
         {%- for metric, y in means %}
         case when {{ metric }}_t is not null and {{ metric }}_welch_df > 0
              then {{ stat_t_two_sided_p(metric ~ '_t', metric ~ '_welch_df') }} end as {{ metric }}_p_value,
+        {{ stat_t_quantile_start(metric ~ '_welch_df', experiment_alpha(), stat_z_975()) }} as {{ metric }}_t_q0,
         {%- endfor %}
+        {#- first step of the Student t quantiles (stat_t_quantile_start): per-split df n - 1 and each Welch df -#}
+        {{ stat_t_quantile_start('t_n - 1.0', experiment_alpha(), stat_z_975()) }} as split_t_q0,
         case when average_order_value_z is not null then {{ stat_normal_two_sided_p('average_order_value_z') }} end
           as average_order_value_p_value,
         {%- for metric, y, x in cuped %}
@@ -353,110 +385,200 @@ tested as {{ stat_materialized() }} (
 )
 {%- endmacro %}
 
-{#- experience totals the warnings need -#}
+{#-
+  Guards: which comparisons may be reported. Both arms need experiment_min_units_per_arm visitors; a metric
+  also needs experiment_min_events_per_arm events in both arms (conversions for conversion rate, orders for
+  revenue, orders and order value) and a difference with a standard error above 0. The per-split intervals of
+  means need the minimum of units in the split. Plus the experience totals of readout_warning and the t quantiles
+  of the intervals (second step).
+-#}
 {% macro experiment_readout_guards(keys=[]) -%}
 {%- set kcols = keys | join(', ') -%}
 {%- set kc = (kcols ~ ', ') if keys else '' -%}
+{%- set units, events = experiment_min_units(), experiment_min_events() -%}
 experience_totals as (
 
     select
         sums.experience_key,
         {{ kc }}
-        sum(sums.n_visitors) as experience_visitors,
-        min(sums.n_visitors) as min_split_visitors
+        sum(sums.n_visitors) as experience_visitors
     from sums
     group by sums.experience_key{% if keys %}, {{ kcols }}{% endif %}
+
+),
+
+guarded as {{ stat_materialized() }} (
+
+    select
+        tested.*,
+        {#- the t quantiles, refined by one Newton step (stat_t_quantile_refine) -#}
+        {%- for metric, y in experiment_readout_means() %}
+        {{ stat_t_quantile_refine(metric ~ '_t_q0', metric ~ '_welch_df', experiment_alpha()) }} as {{ metric }}_t_q,
+        {%- endfor %}
+        {{ stat_t_quantile_refine('split_t_q0', 't_n - 1.0', experiment_alpha()) }} as split_t_q,
+        case when t_n >= {{ units }} then true else false end as ok_split_units,
+        case when c_n is not null then true else false end as has_comparison,
+        case when t_n >= {{ units }} and c_n >= {{ units }} then true else false end as ok_units,
+        case when t_n >= {{ units }} and c_n >= {{ units }}
+                  and t_s_converted >= {{ events }} and c_s_converted >= {{ events }} then true else false end
+          as ok_conversions,
+        case when t_n >= {{ units }} and c_n >= {{ units }}
+                  and t_s_orders >= {{ events }} and c_s_orders >= {{ events }} then true else false end
+          as ok_orders
+    from tested
+
+),
+
+checked as (
+
+    select
+        guarded.*,
+        {%- for metric, m, se, guard in experiment_readout_metrics() %}
+        case when ok_{{ guard }} and {{ metric }}_se_diff > 0 then true else false end as ok_{{ metric }},
+        {%- endfor %}
+        {%- for metric, y, x in experiment_readout_cuped() %}
+        case when ok_{{ experiment_readout_cuped_guard(metric) }} and {{ metric }}_cuped_se_diff > 0
+             then true else false end as ok_{{ metric }}_cuped,
+        {%- endfor %}
+        case when t_n >= {{ units }} and t_s_orders >= {{ events }} then true else false end as ok_split_orders
+    from guarded
 
 )
 {%- endmacro %}
 
+{#- the warning of one split row: what is NULL in it and why (split_warning) -#}
+{% macro experiment_split_warning() -%}
+{%- set units, events = experiment_min_units(), experiment_min_events() -%}
+nullif(rtrim(
+       case when not g.ok_split_units
+            then {{ dbt.concat([dbt.cast('g.n_visitors', dbt.type_string()), "' visitors, below the minimum of " ~ units ~ " per split: no intervals of means, no comparisons; '"]) }}
+            else '' end
+    || case when g.has_comparison and g.ok_split_units and not g.ok_units
+            then 'the control has fewer than {{ units }} visitors: no comparisons; ' else '' end
+    || case when g.has_comparison and g.ok_units and not g.ok_conversions
+            then 'fewer than {{ events }} conversions in this split or the control: conversion comparisons NULL; ' else '' end
+    || case when g.has_comparison and g.ok_units and not g.ok_orders
+            then 'fewer than {{ events }} orders in this split or the control: revenue, order and order-value comparisons NULL; ' else '' end
+    {%- for metric, m, se, guard in experiment_readout_metrics() %}
+    || case when g.has_comparison and g.ok_{{ guard }} and not g.ok_{{ metric }}
+            then 'no variance in {{ metric | replace("_", " ") }}: its comparison is NULL; ' else '' end
+    {%- endfor %}
+    {%- for metric, y, x in experiment_readout_cuped() %}
+    || case when g.ok_{{ metric }}_cuped and not (g.{{ metric }}_cuped_ratio > 0)
+            then 'CUPED-adjusted {{ metric | replace("_", " ") }} of this split is not above 0: its CUPED relative interval is NULL; ' else '' end
+    {%- endfor %},
+    '; '), '')
+{%- endmacro %}
+
+{#- `expr` where `ok` holds, else NULL -#}
+{% macro _when(ok, expr) -%}case when {{ ok }} then {{ expr }} end{%- endmacro %}
+
 {#- the output: additive sums, per-split figures and intervals, comparisons, CUPED, SRM, warnings -#}
 {% macro experiment_readout_columns(multi, keys=[]) -%}
 {%- set z = stat_z_975() -%}
+{%- set alpha = experiment_alpha() -%}
 {%- set cuped = experiment_readout_cuped() -%}
+{%- set quantile = {'conversion_rate': z, 'average_order_value': z, 'revenue_per_visitor': 'g.revenue_per_visitor_t_q',
+                    'orders_per_visitor': 'g.orders_per_visitor_t_q', 'sessions_per_visitor': 'g.sessions_per_visitor_t_q'} -%}
 final as (
 
     select
-        tested.experience_key,
-        tested.experience_id,
-        tested.experience_name,
-        tested.split_id,
-        tested.split_name,
-        {% for k in keys %}tested.{{ k }},
+        g.experience_key,
+        g.experience_id,
+        g.experience_name,
+        g.split_id,
+        g.split_name,
+        {% for k in keys %}g.{{ k }},
         {% endfor -%}
-        tested.is_control,
-        tested.control_split_id,
-        tested.traffic_share,
+        g.is_control,
+        g.control_split_id,
+        g.traffic_share,
 
         -- additive quantities (sum them across rows, then derive; see docs/experiment_readout.md)
-        tested.n_visitors,
-        tested.sum_converted,
-        tested.sum_orders,
-        tested.sum_orders_sq,
-        tested.sum_revenue,
-        tested.sum_revenue_sq,
-        tested.sum_revenue_x_orders,
-        tested.sum_sessions,
-        tested.sum_sessions_sq,
-        tested.sum_page_views,
-        tested.sum_page_views_sq,
-        tested.sum_time_on_site_seconds,
-        tested.sum_time_on_site_seconds_sq,
-        tested.sum_pre_converted,
-        tested.sum_converted_x_pre_converted,
-        tested.sum_pre_revenue,
-        tested.sum_pre_revenue_sq,
-        tested.sum_revenue_x_pre_revenue,
+        g.n_visitors,
+        g.sum_converted,
+        g.sum_orders,
+        g.sum_orders_sq,
+        g.sum_revenue,
+        g.sum_revenue_sq,
+        g.sum_revenue_x_orders,
+        g.sum_sessions,
+        g.sum_sessions_sq,
+        g.sum_page_views,
+        g.sum_page_views_sq,
+        g.sum_time_on_site_seconds,
+        g.sum_time_on_site_seconds_sq,
+        g.sum_pre_converted,
+        g.sum_converted_x_pre_converted,
+        g.sum_pre_revenue,
+        g.sum_pre_revenue_sq,
+        g.sum_revenue_x_pre_revenue,
         coalesce(multi.multi_split_visitors, 0) as experience_multi_split_visitors,
         experience_totals.experience_visitors,
 
-        -- per-split figures
-        {%- for metric, m, sd, se in [('conversion_rate', 't_m_converted', 'sqrt((case when (t_pv_converted) < 0 then 0.0 else (t_pv_converted) end))', 't_se_conversion_rate'),
-                                      ('revenue_per_visitor', 't_m_revenue', 'sqrt(t_v_revenue)', 't_se_revenue_per_visitor'),
-                                      ('orders_per_visitor', 't_m_orders', 'sqrt(t_v_orders)', 't_se_orders_per_visitor'),
-                                      ('sessions_per_visitor', 't_m_sessions', 'sqrt(t_v_sessions)', 't_se_sessions_per_visitor'),
-                                      ('average_order_value', 't_m_aov', 'null', 't_se_aov')] %}
-        tested.{{ m }} as {{ metric }},
-        {%- if sd != 'null' %}
+        -- per-split figures: conversion rate with Wilson's interval (always within [0, 1])
+        {%- set zz = z ~ ' * ' ~ z %}
+        g.t_m_converted as conversion_rate,
+        sqrt((case when g.t_pv_converted < 0 then 0.0 else g.t_pv_converted end)) as conversion_rate_sd,
+        g.t_se_conversion_rate as conversion_rate_se,
+        {%- for sign, name in [('-', 'low'), ('+', 'high')] %}
+        {{ stat_clamp01('(g.t_m_converted + ' ~ zz ~ ' / (2.0 * g.t_n) ' ~ sign ~ ' ' ~ z
+            ~ ' * sqrt((case when g.t_pv_converted < 0 then 0.0 else g.t_pv_converted end) / g.t_n + ' ~ zz
+            ~ ' / (4.0 * g.t_n * g.t_n))) / (1.0 + ' ~ zz ~ ' / g.t_n)') }} as conversion_rate_ci_{{ name }},
+        {%- endfor %}
+        -- means: interval mean +- t(n - 1) * se from the minimum of units on
+        {%- for metric, m, sd, se in [('revenue_per_visitor', 't_m_revenue', 'sqrt(g.t_v_revenue)', 't_se_revenue_per_visitor'),
+                                      ('orders_per_visitor', 't_m_orders', 'sqrt(g.t_v_orders)', 't_se_orders_per_visitor'),
+                                      ('sessions_per_visitor', 't_m_sessions', 'sqrt(g.t_v_sessions)', 't_se_sessions_per_visitor')] %}
+        g.{{ m }} as {{ metric }},
         {{ sd }} as {{ metric }}_sd,
-        {%- endif %}
-        tested.{{ se }} as {{ metric }}_se,
-        tested.{{ m }} - {{ z }} * tested.{{ se }} as {{ metric }}_ci_low,
-        tested.{{ m }} + {{ z }} * tested.{{ se }} as {{ metric }}_ci_high,
+        g.{{ se }} as {{ metric }}_se,
+        {{ _when('g.ok_split_units', 'g.' ~ m ~ ' - g.split_t_q * g.' ~ se) }} as {{ metric }}_ci_low,
+        {{ _when('g.ok_split_units', 'g.' ~ m ~ ' + g.split_t_q * g.' ~ se) }} as {{ metric }}_ci_high,
         {%- endfor %}
+        -- average order value (delta method, normal): interval from the minimum of units and orders on
+        g.t_m_aov as average_order_value,
+        g.t_se_aov as average_order_value_se,
+        {{ _when('g.ok_split_orders', 'g.t_m_aov - ' ~ z ~ ' * g.t_se_aov') }} as average_order_value_ci_low,
+        {{ _when('g.ok_split_orders', 'g.t_m_aov + ' ~ z ~ ' * g.t_se_aov') }} as average_order_value_ci_high,
 
-        -- against the control
-        {%- for metric in ['conversion_rate', 'revenue_per_visitor', 'orders_per_visitor', 'sessions_per_visitor', 'average_order_value'] %}
-        tested.{{ metric }}_abs_lift,
-        tested.{{ metric }}_se_diff,
-        tested.{{ metric }}_abs_lift - {{ z }} * tested.{{ metric }}_se_diff as {{ metric }}_abs_lift_ci_low,
-        tested.{{ metric }}_abs_lift + {{ z }} * tested.{{ metric }}_se_diff as {{ metric }}_abs_lift_ci_high,
-        tested.{{ metric }}_rel_lift,
-        tested.{{ metric }}_rel_lift - {{ z }} * tested.{{ metric }}_rel_lift_se as {{ metric }}_rel_lift_ci_low,
-        tested.{{ metric }}_rel_lift + {{ z }} * tested.{{ metric }}_rel_lift_se as {{ metric }}_rel_lift_ci_high,
+        -- against the control: NULL unless the metric's guard holds (experiment_readout_guards)
+        {%- for metric, m, se, guard in experiment_readout_metrics() %}
+        {%- set ok = 'g.ok_' ~ metric %}
+        {%- set q = quantile[metric] %}
+        {{ _when(ok, 'g.' ~ metric ~ '_abs_lift') }} as {{ metric }}_abs_lift,
+        {{ _when(ok, 'g.' ~ metric ~ '_se_diff') }} as {{ metric }}_se_diff,
+        {{ _when(ok, 'g.' ~ metric ~ '_abs_lift - ' ~ q ~ ' * g.' ~ metric ~ '_se_diff') }} as {{ metric }}_abs_lift_ci_low,
+        {{ _when(ok, 'g.' ~ metric ~ '_abs_lift + ' ~ q ~ ' * g.' ~ metric ~ '_se_diff') }} as {{ metric }}_abs_lift_ci_high,
+        {{ _when(ok, 'g.' ~ metric ~ '_rel_lift') }} as {{ metric }}_rel_lift,
+        {{ _when(ok, '(g.' ~ metric ~ '_rel_lift + 1.0) * exp(-' ~ q ~ ' * g.' ~ metric ~ '_log_ratio_se) - 1.0') }}
+          as {{ metric }}_rel_lift_ci_low,
+        {{ _when(ok, '(g.' ~ metric ~ '_rel_lift + 1.0) * exp(' ~ q ~ ' * g.' ~ metric ~ '_log_ratio_se) - 1.0') }}
+          as {{ metric }}_rel_lift_ci_high,
         {%- if metric in ['revenue_per_visitor', 'orders_per_visitor', 'sessions_per_visitor'] %}
-        tested.{{ metric }}_welch_df,
+        {{ _when(ok, 'g.' ~ metric ~ '_welch_df') }} as {{ metric }}_welch_df,
         {%- endif %}
-        tested.{{ metric }}_p_value,
-        case when tested.{{ metric }}_p_value is null then null
-             when tested.{{ metric }}_p_value < 0.05 then true else false end as {{ metric }}_is_significant,
+        {{ _when(ok, 'g.' ~ metric ~ '_p_value') }} as {{ metric }}_p_value,
+        {{ _when(ok, 'g.' ~ metric ~ '_p_value < ' ~ alpha) }} as {{ metric }}_is_significant,
         {%- endfor %}
 
-        -- CUPED (pre-exposure outcome as covariate)
+        -- CUPED (pre-exposure outcome as covariate); relative interval on the log of 1 + lift
         {%- for metric, y, x in cuped %}
-        case when tested.control_split_id is not null and tested.c_n is not null then tested.theta_{{ y }} end
-          as {{ metric }}_cuped_theta,
-        tested.{{ metric }}_cuped_abs_lift,
-        tested.{{ metric }}_cuped_se_diff,
-        tested.{{ metric }}_cuped_abs_lift - {{ z }} * tested.{{ metric }}_cuped_se_diff as {{ metric }}_cuped_abs_lift_ci_low,
-        tested.{{ metric }}_cuped_abs_lift + {{ z }} * tested.{{ metric }}_cuped_se_diff as {{ metric }}_cuped_abs_lift_ci_high,
-        tested.{{ metric }}_cuped_rel_lift,
-        tested.{{ metric }}_cuped_rel_lift - {{ z }} * tested.{{ metric }}_cuped_rel_lift_se as {{ metric }}_cuped_rel_lift_ci_low,
-        tested.{{ metric }}_cuped_rel_lift + {{ z }} * tested.{{ metric }}_cuped_rel_lift_se as {{ metric }}_cuped_rel_lift_ci_high,
-        tested.{{ metric }}_cuped_p_value,
-        case when tested.{{ metric }}_cuped_p_value is null then null
-             when tested.{{ metric }}_cuped_p_value < 0.05 then true else false end as {{ metric }}_cuped_is_significant,
-        tested.{{ metric }}_cuped_variance_reduction,
+        {%- set ok = 'g.ok_' ~ metric ~ '_cuped' %}
+        {%- set rel_ok = ok ~ ' and g.' ~ metric ~ '_cuped_ratio > 0' %}
+        {{ _when(ok, 'g.theta_' ~ y) }} as {{ metric }}_cuped_theta,
+        {{ _when(ok, 'g.' ~ metric ~ '_cuped_abs_lift') }} as {{ metric }}_cuped_abs_lift,
+        {{ _when(ok, 'g.' ~ metric ~ '_cuped_se_diff') }} as {{ metric }}_cuped_se_diff,
+        {{ _when(ok, 'g.' ~ metric ~ '_cuped_abs_lift - ' ~ z ~ ' * g.' ~ metric ~ '_cuped_se_diff') }} as {{ metric }}_cuped_abs_lift_ci_low,
+        {{ _when(ok, 'g.' ~ metric ~ '_cuped_abs_lift + ' ~ z ~ ' * g.' ~ metric ~ '_cuped_se_diff') }} as {{ metric }}_cuped_abs_lift_ci_high,
+        {{ _when(ok, 'g.' ~ metric ~ '_cuped_rel_lift') }} as {{ metric }}_cuped_rel_lift,
+        {{ _when(rel_ok, 'g.' ~ metric ~ '_cuped_ratio * exp(-' ~ z ~ ' * g.' ~ metric ~ '_cuped_rel_lift_se / g.' ~ metric ~ '_cuped_ratio) - 1.0') }}
+          as {{ metric }}_cuped_rel_lift_ci_low,
+        {{ _when(rel_ok, 'g.' ~ metric ~ '_cuped_ratio * exp(' ~ z ~ ' * g.' ~ metric ~ '_cuped_rel_lift_se / g.' ~ metric ~ '_cuped_ratio) - 1.0') }}
+          as {{ metric }}_cuped_rel_lift_ci_high,
+        {{ _when(ok, 'g.' ~ metric ~ '_cuped_p_value') }} as {{ metric }}_cuped_p_value,
+        {{ _when(ok, 'g.' ~ metric ~ '_cuped_p_value < ' ~ alpha) }} as {{ metric }}_cuped_is_significant,
+        {{ _when(ok, 'g.' ~ metric ~ '_cuped_variance_reduction') }} as {{ metric }}_cuped_variance_reduction,
         {%- endfor %}
 
         -- sample ratio mismatch (per experience)
@@ -467,22 +589,22 @@ final as (
              when srm.srm_p_value < 0.001 then true else false end as srm_detected,
         nullif(rtrim(
                case when srm.srm_p_value < 0.001 then 'sample ratio mismatch: do not trust this experience; ' else '' end
-            || case when tested.control_split_id is null then 'no control split; ' else '' end
-            || case when experience_totals.min_split_visitors < 100 then 'fewer than 100 visitors in a split; ' else '' end
+            || case when g.control_split_id is null then 'no control split; ' else '' end
             || case when coalesce(multi.multi_split_visitors, 0)
                          > 0.01 * (experience_totals.experience_visitors + coalesce(multi.multi_split_visitors, 0))
                     then 'over 1 % of visitors saw two splits; ' else '' end,
-            '; '), '') as readout_warning
-    from tested
+            '; '), '') as readout_warning,
+        {{ experiment_split_warning() }} as split_warning
+    from checked as g
     left join srm
-        on tested.experience_key = srm.experience_key
-       {% for k in keys %}and tested.{{ k }} = srm.{{ k }} {% endfor %}
+        on g.experience_key = srm.experience_key
+       {% for k in keys %}and g.{{ k }} = srm.{{ k }} {% endfor %}
     left join experience_totals
-        on tested.experience_key = experience_totals.experience_key
-       {% for k in keys %}and tested.{{ k }} = experience_totals.{{ k }} {% endfor %}
+        on g.experience_key = experience_totals.experience_key
+       {% for k in keys %}and g.{{ k }} = experience_totals.{{ k }} {% endfor %}
     left join {{ multi }} as multi
-        on tested.experience_key = multi.experience_key
-       {% for k in keys %}and tested.{{ k }} = multi.{{ k }} {% endfor %}
+        on g.experience_key = multi.experience_key
+       {% for k in keys %}and g.{{ k }} = multi.{{ k }} {% endfor %}
 
 )
 {%- endmacro %}

@@ -4,21 +4,26 @@
   experiment_sessions() / experiment_purchases(): the sessions and purchase lines the readout counts (stealth and
   capped sessions left out unless the vars say otherwise), with the visitor id (the Monetate ID after ':' in guid).
 
-  experiment_readout(visitors, splits, multi, keys) (macros/experiment_readout.sql, in named steps): every per-split figure of experiment_results from a relation
-  with one row per included visitor; `keys` are extra grouping columns (the date of experiment_results_daily).
-  Formulas (n visitors of an arm, Sx = sum x, Sxx = sum x^2, z = stat_z_975()):
-    mean = Sx/n; sample variance s^2 = (Sxx - Sx^2/n)/(n-1); se = s/sqrt(n); CI = mean +- z*se.
-    conversion rate p: variance p(1-p) (Bernoulli), se = sqrt(p(1-p)/n); p-value of the difference from the
-      pooled two-proportion z test.
+  experiment_readout(visitors, splits, multi, keys) (macros/experiment_readout.sql, in named steps): every
+  per-split figure of experiment_results from a relation with one row per included visitor; `keys` are extra
+  grouping columns (the date of experiment_results_daily).
+  Formulas (n visitors of an arm, Sx = sum x, Sxx = sum x^2; docs/experiment_readout.md "Formulas"):
+    mean = Sx/n; sample variance s^2 = (Sxx - Sx^2/n)/(n-1); se = s/sqrt(n); CI = mean +- t(n-1)*se.
+    conversion rate p: variance p(1-p) (Bernoulli), se = sqrt(p(1-p)/n), Wilson interval; the difference's
+      p-value from the unpooled z test (the SE of its interval).
     average order value R = S_revenue / S_orders (ratio of visitor means, delta method):
       var R = (s_rev^2/m_ord^2 - 2 R cov/m_ord^2 + R^2 s_ord^2/m_ord^2) / n ; p-value from a z test.
     means (revenue, orders, sessions per visitor): Welch's t = diff / sqrt(se_t^2 + se_c^2), Welch-Satterthwaite
-      df = (se_t^2 + se_c^2)^2 / (se_t^4/(n_t-1) + se_c^4/(n_c-1)).
-    relative lift = m_t/m_c - 1, var = se_t^2/m_c^2 + se_c^2 m_t^2/m_c^4 (delta method), CI = lift +- z*se.
+      df = (se_t^2 + se_c^2)^2 / (se_t^4/(n_t-1) + se_c^4/(n_c-1)); interval diff +- t(df)*se.
+    relative lift = m_t/m_c - 1; interval on the log of the ratio: (m_t/m_c) exp(+-q sqrt(se_t^2/m_t^2 +
+      se_c^2/m_c^2)) - 1, q the quantile of the absolute interval (delta method; never below -100 %).
     CUPED (revenue and conversion, covariate = the same outcome in the pre-period): theta = cov(x,y)/var(x) over
       the treatment and control visitors pooled; adjusted mean = ybar - theta*xbar; arm variance
       s_y^2 + theta^2 s_x^2 - 2 theta cov_xy; relative lift (adj_t - adj_c)/ybar_c with GrowthBook's delta-method
-      variance; variance reduction = 1 - var(CUPED difference)/var(plain difference), both with n-1 variances.
+      variance, interval on the log of 1 + lift; variance reduction = 1 - var(CUPED difference)/var(plain
+      difference), both with n-1 variances.
+    Guards: a comparison is NULL (split_warning says why) below experiment_min_units_per_arm visitors or
+      experiment_min_events_per_arm conversions / orders in either arm, or when its difference has no variance.
   Every division goes through nullif(..., 0) and every sqrt argument is floored at 0 with a case expression:
   PostgreSQL and Redshift raise errors where DuckDB returns NULL, and greatest() would turn NULL into 0.
 -#}

@@ -4,7 +4,9 @@ Reads the sessions from the Session Stream files themselves (``generator.read_tr
 takes experiences, controls and traffic shares from the generator's design (what the Metadata API says), builds
 one row per (experience, visitor) with the rules of docs/experiment_readout.md, and computes every figure of
 ``experiment_results`` / ``experiment_results_daily`` with numpy and scipy (``ttest_ind(equal_var=False)``,
-``chisquare``, ``norm``, ``np.cov``). :func:`compare` checks the marts' rows against it to a relative tolerance.
+``chisquare``, ``norm``, ``t.ppf``, ``binomtest(...).proportion_ci(method="wilson")``, ``np.cov``), with the guards of
+docs/experiment_readout.md (a comparison is None below the minimums of units and events per arm, or without
+variance). :func:`compare` checks the marts' rows against it to a relative tolerance.
 
 Also the grid of the statistics macros (macros/statistics.sql) and scipy's values on it.
 """
@@ -26,6 +28,14 @@ from dlt_pipeline.synthetic.generator import read_tree
 from support.sql_macros import render
 
 Z = stats.norm.ppf(0.975)
+ALPHA = 0.05
+MIN_UNITS = 100
+"""dbt var experiment_min_units_per_arm (default)."""
+MIN_EVENTS = 5
+"""dbt var experiment_min_events_per_arm (default): conversions for conversion rate, orders for the order metrics."""
+GUARD = {"conversion_rate": "converted", "revenue_per_visitor": "orders", "orders_per_visitor": "orders",
+         "sessions_per_visitor": None, "average_order_value": "orders"}
+"""The events each metric's comparison needs (None: units only)."""
 DAY_MS = 86_400_000
 CAP = 1000
 METRICS = ("conversion_rate", "revenue_per_visitor", "orders_per_visitor", "sessions_per_visitor",
@@ -178,49 +188,62 @@ def _arm_values(visitors: list[Visitor], until: date | None) -> dict[str, np.nda
 
 
 def _mean_stats(x: np.ndarray, proportion: bool = False) -> dict[str, float | None]:
+    """Mean, sd, se and the per-split interval: Wilson for a proportion, mean ± t(n-1)·se from MIN_UNITS on."""
     n = len(x)
     m = float(np.mean(x))
     if proportion:
         var = m * (1 - m)
         se = math.sqrt(var / n)
+        ci = stats.binomtest(int(x.sum()), n).proportion_ci(confidence_level=1 - ALPHA, method="wilson")
+        lo, hi = float(ci.low), float(ci.high)
     else:
         var = float(np.var(x, ddof=1)) if n >= 2 else None
         se = math.sqrt(var / n) if var is not None else None
-    return {"mean": m, "sd": math.sqrt(var) if var is not None else None, "se": se}
+        q = float(stats.t.ppf(1 - ALPHA / 2, n - 1)) if n >= MIN_UNITS else None
+        lo, hi = (m - q * se, m + q * se) if q is not None and se is not None else (None, None)
+    return {"mean": m, "sd": math.sqrt(var) if var is not None else None, "se": se, "ci_low": lo, "ci_high": hi}
 
 
 def _ratio_stats(num: np.ndarray, den: np.ndarray) -> dict[str, float | None]:
     """Average order value: sum(revenue)/sum(orders), delta-method SE from the visitor-level covariance."""
     n = len(num)
     if den.sum() == 0:
-        return {"mean": None, "se": None}
+        return {"mean": None, "se": None, "ci_low": None, "ci_high": None}
     r = float(num.sum() / den.sum())
     if n < 2:
-        return {"mean": r, "se": None}
+        return {"mean": r, "se": None, "ci_low": None, "ci_high": None}
     cov = np.cov(num, den, ddof=1)
     my = den.mean()
     var = (cov[0, 0] / my**2 - 2 * r * cov[0, 1] / my**2 + r**2 * cov[1, 1] / my**2) / n
-    return {"mean": r, "se": math.sqrt(max(var, 0.0))}
+    se = math.sqrt(max(var, 0.0))
+    ok = n >= MIN_UNITS and den.sum() >= MIN_EVENTS
+    return {"mean": r, "se": se, "ci_low": r - Z * se if ok else None, "ci_high": r + Z * se if ok else None}
 
 
-def _none_ok(f: Any, *args: Any) -> Any:  # noqa: ANN401
-    return None if any(a is None for a in args) else f(*args)
-
-
-def _compare(t: dict, c: dict) -> dict[str, float | None]:
-    """Difference, its SE, relative lift and its delta-method SE for one metric."""
-    out: dict[str, float | None] = dict.fromkeys(("abs_lift", "se_diff", "rel_lift", "rel_lift_se"))
-    if t["mean"] is None or c["mean"] is None:
-        return out
+def _compare(t: dict, c: dict, q: float | None) -> dict[str, float | None]:
+    """Difference, its SE and interval (± q·se), relative lift and its interval on the log of the ratio."""
+    out: dict[str, float | None] = dict.fromkeys(("abs_lift", "se_diff", "abs_lift_ci_low", "abs_lift_ci_high",
+                                                  "rel_lift", "rel_lift_ci_low", "rel_lift_ci_high"))
     out["abs_lift"] = t["mean"] - c["mean"]
-    if t["se"] is not None and c["se"] is not None:
-        out["se_diff"] = math.sqrt(t["se"] ** 2 + c["se"] ** 2)
-    if c["mean"] != 0:
-        out["rel_lift"] = t["mean"] / c["mean"] - 1
-        if t["se"] is not None and c["se"] is not None:
-            out["rel_lift_se"] = math.sqrt(t["se"] ** 2 / c["mean"] ** 2
-                                           + c["se"] ** 2 * t["mean"] ** 2 / c["mean"] ** 4)
+    out["se_diff"] = math.sqrt(t["se"] ** 2 + c["se"] ** 2)
+    out["abs_lift_ci_low"] = out["abs_lift"] - q * out["se_diff"]
+    out["abs_lift_ci_high"] = out["abs_lift"] + q * out["se_diff"]
+    if c["mean"] == 0:
+        return out
+    ratio = t["mean"] / c["mean"]
+    out["rel_lift"] = ratio - 1
+    if t["mean"] > 0 and c["mean"] > 0:
+        se_log = math.sqrt(t["se"] ** 2 / t["mean"] ** 2 + c["se"] ** 2 / c["mean"] ** 2)
+        out["rel_lift_ci_low"] = ratio * math.exp(-q * se_log) - 1
+        out["rel_lift_ci_high"] = ratio * math.exp(q * se_log) - 1
     return out
+
+
+def _guard_ok(t: dict[str, np.ndarray], c: dict[str, np.ndarray], events: str | None) -> bool:
+    """Both arms have MIN_UNITS visitors and, for metrics with events, MIN_EVENTS of them."""
+    if len(t["converted"]) < MIN_UNITS or len(c["converted"]) < MIN_UNITS:
+        return False
+    return events is None or (t[events].sum() >= MIN_EVENTS and c[events].sum() >= MIN_EVENTS)
 
 
 def _cuped(t: dict[str, np.ndarray], c: dict[str, np.ndarray], y: str, x: str) -> dict[str, float | None]:
@@ -241,15 +264,22 @@ def _cuped(t: dict[str, np.ndarray], c: dict[str, np.ndarray], y: str, x: str) -
     myc, mxc, vyc, vxc, covc, vac = arm(c)
     diff = (myt - theta * mxt) - (myc - theta * mxc)
     se = math.sqrt(vat / nt + vac / nc)
+    if se == 0:
+        return {}
     out: dict[str, float | None] = {"theta": theta, "abs_lift": diff, "se_diff": se,
-                                    "p_value": float(2 * stats.norm.sf(abs(diff / se))) if se > 0 else None,
+                                    "abs_lift_ci_low": diff - Z * se, "abs_lift_ci_high": diff + Z * se,
+                                    "p_value": float(2 * stats.norm.sf(abs(diff / se))),
                                     "variance_reduction": 1 - (vat / nt + vac / nc) / (vyt / nt + vyc / nc)
                                     if (vyt / nt + vyc / nc) > 0 else None}
-    if myc != 0:
-        v_ctrl = vyc * myt**2 / myc**2 - 2 * theta * covc * myt / myc + theta**2 * vxc
-        v_rel = vat / (nt * myc**2) + v_ctrl / (nc * myc**2)
-        out["rel_lift"] = diff / myc
-        out["rel_lift_se"] = math.sqrt(max(v_rel, 0.0))
+    out["is_significant"] = out["p_value"] < ALPHA
+    if myc == 0:
+        return out
+    v_ctrl = vyc * myt**2 / myc**2 - 2 * theta * covc * myt / myc + theta**2 * vxc
+    se_rel = math.sqrt(max(vat / (nt * myc**2) + v_ctrl / (nc * myc**2), 0.0))
+    out["rel_lift"] = diff / myc
+    ratio = 1 + diff / myc
+    out["rel_lift_ci_low"] = ratio * math.exp(-Z * se_rel / ratio) - 1 if ratio > 0 else None
+    out["rel_lift_ci_high"] = ratio * math.exp(Z * se_rel / ratio) - 1 if ratio > 0 else None
     return out
 
 
@@ -292,60 +322,45 @@ def results(visitors: dict[tuple, Visitor], splits: dict[int, SplitInfo],
             row[f"{m}_se"] = st["se"]
             if "sd" in st:
                 row[f"{m}_sd"] = st["sd"]
-            row[f"{m}_ci_low"] = _none_ok(lambda mu, se: mu - Z * se, st["mean"], st["se"])
-            row[f"{m}_ci_high"] = _none_ok(lambda mu, se: mu + Z * se, st["mean"], st["se"])
+            row[f"{m}_ci_low"], row[f"{m}_ci_high"] = st["ci_low"], st["ci_high"]
         ctrl = controls.get(key)
         if ctrl is not None and ctrl != sid and (key, ctrl) in values:
-            c = values[(key, ctrl)]
-            for m in METRICS:
-                cmp = _compare(per_arm[(key, sid)][m], per_arm[(key, ctrl)][m])
-                for name, v in cmp.items():
-                    if name != "rel_lift_se":
-                        row[f"{m}_{name}"] = v
-                row[f"{m}_abs_lift_ci_low"] = _none_ok(lambda d, s: d - Z * s, cmp["abs_lift"], cmp["se_diff"])
-                row[f"{m}_abs_lift_ci_high"] = _none_ok(lambda d, s: d + Z * s, cmp["abs_lift"], cmp["se_diff"])
-                row[f"{m}_rel_lift_ci_low"] = _none_ok(lambda d, s: d - Z * s, cmp["rel_lift"], cmp["rel_lift_se"])
-                row[f"{m}_rel_lift_ci_high"] = _none_ok(lambda d, s: d + Z * s, cmp["rel_lift"], cmp["rel_lift_se"])
-            row.update(_p_values(a, c, per_arm[(key, sid)], per_arm[(key, ctrl)]))
-            for m, (y, x) in CUPED.items():
-                cu = _cuped(a, c, y, x)
-                for lift in ("abs_lift", "rel_lift"):
-                    se = cu.get("se_diff" if lift == "abs_lift" else "rel_lift_se")
-                    cu[f"{lift}_ci_low"] = _none_ok(lambda d, s: d - Z * s, cu.get(lift), se)
-                    cu[f"{lift}_ci_high"] = _none_ok(lambda d, s: d + Z * s, cu.get(lift), se)
-                cu.pop("rel_lift_se", None)
-                for name, v in cu.items():
-                    row[f"{m}_cuped_{name}"] = v
+            row.update(_comparisons(a, values[(key, ctrl)], per_arm[(key, sid)], per_arm[(key, ctrl)]))
         row.update(srm.get(key, {}))
         out[(key, sid)] = row
     return out
 
 
-def _p_values(t: dict[str, np.ndarray], c: dict[str, np.ndarray], st: dict, sc: dict) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _comparisons(t: dict[str, np.ndarray], c: dict[str, np.ndarray], st: dict, sc: dict) -> dict[str, Any]:
+    """Every comparison column of one treatment row: None where a guard fails, else lift, intervals, p-value."""
+    row: dict[str, Any] = {}
+    cols = ("abs_lift", "se_diff", "abs_lift_ci_low", "abs_lift_ci_high", "rel_lift", "rel_lift_ci_low",
+            "rel_lift_ci_high", "p_value", "is_significant")
     nt, nc = len(t["converted"]), len(c["converted"])
-    pooled = (t["converted"].sum() + c["converted"].sum()) / (nt + nc)
-    se_pool = math.sqrt(pooled * (1 - pooled) * (1 / nt + 1 / nc))
-    out["conversion_rate_p_value"] = (
-        float(2 * stats.norm.sf(abs(t["converted"].mean() - c["converted"].mean()) / se_pool)) if se_pool > 0 else None)
-    for m, col in MEANS.items():
-        p = None
-        df = None
-        if nt >= 2 and nc >= 2 and (np.var(t[col]) > 0 or np.var(c[col]) > 0):
-            res = stats.ttest_ind(t[col], c[col], equal_var=False)
-            p = float(res.pvalue)
-            vt, vc = np.var(t[col], ddof=1) / nt, np.var(c[col], ddof=1) / nc
-            df = float((vt + vc) ** 2 / (vt**2 / (nt - 1) + vc**2 / (nc - 1)))
-        out[f"{m}_p_value"] = p
-        out[f"{m}_welch_df"] = df
-    at, ac = st["average_order_value"], sc["average_order_value"]
-    p = None
-    if at["mean"] is not None and ac["mean"] is not None and (at["se"] ** 2 + ac["se"] ** 2) > 0:
-        p = float(2 * stats.norm.sf(abs(at["mean"] - ac["mean"]) / math.sqrt(at["se"] ** 2 + ac["se"] ** 2)))
-    out["average_order_value_p_value"] = p
     for m in METRICS:
-        out[f"{m}_is_significant"] = None if out[f"{m}_p_value"] is None else out[f"{m}_p_value"] < 0.05
-    return out
+        for col in cols + (("welch_df",) if m in MEANS else ()):
+            row[f"{m}_{col}"] = None
+        a, b = st[m], sc[m]
+        if not _guard_ok(t, c, GUARD[m]) or not (a["se"] ** 2 + b["se"] ** 2) > 0:
+            continue
+        if m in MEANS:
+            res = stats.ttest_ind(t[MEANS[m]], c[MEANS[m]], equal_var=False)
+            vt, vc = np.var(t[MEANS[m]], ddof=1) / nt, np.var(c[MEANS[m]], ddof=1) / nc
+            df = float((vt + vc) ** 2 / (vt**2 / (nt - 1) + vc**2 / (nc - 1)))
+            q, p = float(stats.t.ppf(1 - ALPHA / 2, df)), float(res.pvalue)
+            row[f"{m}_welch_df"] = df
+        else:
+            q = Z
+            p = float(2 * stats.norm.sf(abs(a["mean"] - b["mean"]) / math.sqrt(a["se"] ** 2 + b["se"] ** 2)))
+        for name, v in _compare(a, b, q).items():
+            row[f"{m}_{name}"] = v
+        row[f"{m}_p_value"], row[f"{m}_is_significant"] = p, p < ALPHA
+    for m, (y, x) in CUPED.items():
+        for col in cols + ("theta", "variance_reduction"):
+            row[f"{m}_cuped_{col}"] = None
+        if _guard_ok(t, c, GUARD[m]):
+            row.update({f"{m}_cuped_{k}": v for k, v in _cuped(t, c, y, x).items()})
+    return row
 
 
 def _srm(values: dict[tuple[str, int], dict[str, np.ndarray]], splits: dict[int, SplitInfo]) -> dict[str, dict]:
@@ -400,18 +415,45 @@ def compare(got: dict[tuple[str, int], dict[str, Any]], want: dict[tuple[str, in
     for k in sorted(set(got) & set(want)):
         for col, w in want[k].items():
             g = got[k].get(col, "<missing column>")
-            if not _same(g, w, rel, col):
+            if not _same(g, w, rel, col, _width(want[k], col)):
                 problems.append(f"{k} {col}: marts {g!r} != reference {w!r}")
     return problems
 
 
-def _same(g: Any, w: Any, rel: float, col: str) -> bool:  # noqa: ANN401
+def max_difference(got: dict[tuple, dict[str, Any]], want: dict[tuple, dict[str, Any]]) -> tuple[float, float]:
+    """Largest absolute and relative difference over every numeric figure both sides have (for the record)."""
+    worst_abs = worst_rel = 0.0
+    for k in set(got) & set(want):
+        for col, w in want[k].items():
+            g = got[k].get(col)
+            if g is None or w is None or isinstance(w, bool | np.bool_) or isinstance(g, str | bool):
+                continue
+            d = abs(float(g) - float(w))
+            worst_abs = max(worst_abs, d)
+            if float(w) != 0:
+                worst_rel = max(worst_rel, d / abs(float(w)))
+    return worst_abs, worst_rel
+
+
+def _width(row: dict[str, Any], col: str) -> float | None:
+    """Width of the interval `col` bounds (None when `col` is no bound or the interval is missing)."""
+    for end, other in (("_ci_low", "_ci_high"), ("_ci_high", "_ci_low")):
+        if col.endswith(end):
+            lo, hi = row.get(col), row.get(col[: -len(end)] + other)
+            return abs(float(hi) - float(lo)) if lo is not None and hi is not None else None
+    return None
+
+
+def _same(g: Any, w: Any, rel: float, col: str, width: float | None = None) -> bool:  # noqa: ANN401
     if isinstance(g, str):
         return False
     if w is None or g is None:
         return g is None and w is None
     if isinstance(w, bool | np.bool_):
         return bool(g) == bool(w)
+    if width is not None:
+        # an interval's bound: its error is relative to the interval (a bound near 0 has no relative precision)
+        return math.isclose(float(g), float(w), rel_tol=rel, abs_tol=rel * width)
     g, w = float(g), float(w)
     # p-values: relative only; average order value: a degenerate delta-method variance (one order, equal ratios)
     # is 0 up to float cancellation (~1e-6 dollars after the square root) in either computation
