@@ -1,6 +1,7 @@
 {#-
   The experiment readout (experiment_results, experiment_results_daily) in named steps, each a CTE or two:
 
+    experiment_readout_capped      per-unit values capped as var experiment_capping says (cap_<outcome>, capped)
     experiment_readout_sums        per-unit values -> additive per-split sums (the `sums` CTE)
     experiment_readout_srm         sample-ratio check per experience (srm_arms .. srm)
     experiment_readout_arms        each split next to its experience's control, double-typed moments (controls, arms)
@@ -9,7 +10,8 @@
     experiment_readout_lifts       differences, relative lifts and their standard errors, test statistics (compared)
     experiment_readout_p_values    p-values from the statistics macros (tested)
     experiment_readout_guards      experience totals the warnings need (experience_totals)
-    experiment_readout_columns     intervals, significance flags, warnings, the output columns (final)
+    experiment_readout_columns     intervals, significance flags, warnings, the output columns (readout_rows)
+    experiment_readout_adjusted    multiple-testing correction of the primary metrics' p-values (family .. final)
 
   experiment_readout() strings them together in that order. Formulas: macros/experiments.sql and
   docs/experiment_readout.md.
@@ -29,7 +31,8 @@
   splits: dim_splits. multi: relation with experience_key, the `keys`, multi_split_visitors.
 -#}
 {% macro experiment_readout(visitors, splits, multi, keys=[]) -%}
-{{ experiment_readout_sums(visitors, keys) }},
+{{ experiment_readout_capped(visitors, keys) }},
+{{ experiment_readout_sums('capped', keys) }},
 {{ experiment_readout_srm(splits, keys) }},
 {{ experiment_readout_arms(splits, keys) }},
 {{ experiment_readout_moments() }},
@@ -37,7 +40,103 @@
 {{ experiment_readout_lifts() }},
 {{ experiment_readout_p_values() }},
 {{ experiment_readout_guards(keys) }},
-{{ experiment_readout_columns(multi, keys) }}
+{{ experiment_readout_columns(multi, keys) }},
+{{ experiment_readout_adjusted(keys) }}
+{%- endmacro %}
+
+{#- the outcomes var experiment_capping may cap -#}
+{% macro experiment_cappable() -%}
+  {{ return(['revenue', 'orders', 'sessions']) }}
+{%- endmacro %}
+
+{#-
+  var experiment_capping, checked: {outcome: {'percentile': p} or {'absolute': x}} for outcomes among
+  experiment_cappable(), 0 < p < 1, x > 0. A wrong entry stops the build with a message naming it.
+-#}
+{% macro experiment_capping() -%}
+  {%- set capping = var('experiment_capping', {}) or {} -%}
+  {%- if capping is not mapping -%}
+    {{ exceptions.raise_compiler_error('var experiment_capping must be a mapping {outcome: {percentile: p} or {absolute: x}}, got ' ~ capping) }}
+  {%- endif -%}
+  {%- for y, rule in capping.items() -%}
+    {%- if y not in experiment_cappable() or rule is not mapping or (rule | length) != 1
+          or (rule.keys() | list)[0] not in ['percentile', 'absolute'] -%}
+      {{ exceptions.raise_compiler_error('var experiment_capping: ' ~ y ~ ': ' ~ rule ~ ' is not {percentile: p} or {absolute: x} for one of ' ~ experiment_cappable()) }}
+    {%- endif -%}
+    {%- set kind, value = (rule.items() | list)[0] -%}
+    {%- if (kind == 'percentile' and not (0 < value < 1)) or (kind == 'absolute' and not (value > 0)) -%}
+      {{ exceptions.raise_compiler_error('var experiment_capping: ' ~ y ~ ': ' ~ kind ~ ' must be ' ~ ('in (0, 1)' if kind == 'percentile' else 'above 0') ~ ', got ' ~ value) }}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return(capping) }}
+{%- endmacro %}
+
+{#-
+  Capping (winsorisation) of per-visitor outcomes before anything is summed: each configured outcome is replaced
+  by min(value, cap). cap = the absolute value, or the percentile (percentile_cont, linear interpolation) of the
+  outcome over the experience's readout visitors with a value above 0 (all splits pooled, per `keys`: per day in
+  experiment_results_daily; Statsig's definition, so the cap does not move with the share of zeros), rounded up
+  to a whole number for the counts (orders, sessions); no such visitor, no cap. The CUPED covariate
+  pre_revenue is capped at revenue's cap (same metric, same scale). Conversion is never capped. One CTE per
+  percentile: Redshift refuses two percentile_cont with different orderings in one select.
+-#}
+{% macro experiment_readout_capped(visitors, keys=[]) -%}
+{%- set capping = experiment_capping() -%}
+{%- set kcols = keys | join(', ') -%}
+{%- for y, rule in capping.items() if 'percentile' in rule %}
+cap_{{ y }} as (
+
+    select
+        experience_key,
+        {% for k in keys %}{{ k }}, {% endfor %}
+        {%- set pct = 'percentile_cont(' ~ rule['percentile'] ~ ') within group (order by ' ~ _xd(y) ~ ')' %}
+        {{ ('ceil(' ~ pct ~ ')') if y != 'revenue' else pct }} as cap
+    from {{ visitors }}
+    where {{ _xd(y) }} > 0
+    group by experience_key{% if keys %}, {{ kcols }}{% endif %}
+
+),
+{%- endfor %}
+
+capped as (
+
+    select
+        v.experience_key,
+        v.experience_id,
+        v.split_id,
+        {% for k in keys %}v.{{ k }},
+        {% endfor -%}
+        v.converted,
+        v.page_views,
+        v.time_on_site_seconds,
+        v.pre_converted,
+        {%- for y in experiment_cappable() %}
+        {%- if y in capping %}
+        {%- set cap = ('cap_' ~ y ~ '.cap') if 'percentile' in capping[y] else _xd(capping[y]['absolute']) %}
+        case when {{ _xd('v.' ~ y) }} > {{ cap }} then {{ cap }} else {{ _xd('v.' ~ y) }} end as {{ y }},
+        case when {{ _xd('v.' ~ y) }} > {{ cap }} then 1 else 0 end as {{ y }}_was_capped,
+        {{ cap }} as {{ y }}_cap,
+        {%- if y == 'revenue' %}
+        case when {{ _xd('v.pre_revenue') }} > {{ cap }} then {{ cap }} else {{ _xd('v.pre_revenue') }} end as pre_revenue,
+        {%- endif %}
+        {%- else %}
+        v.{{ y }},
+        0 as {{ y }}_was_capped,
+        cast(null as {{ stat_double_type() }}) as {{ y }}_cap,
+        {%- if y == 'revenue' %}
+        v.pre_revenue,
+        {%- endif %}
+        {%- endif %}
+        {%- endfor %}
+        1 as _end_of_capped
+    from {{ visitors }} as v
+    {%- for y, rule in capping.items() if 'percentile' in rule %}
+    left join cap_{{ y }}
+        on cap_{{ y }}.experience_key = v.experience_key
+       {% for k in keys %}and cap_{{ y }}.{{ k }} = v.{{ k }} {% endfor %}
+    {%- endfor %}
+
+)
 {%- endmacro %}
 
 {#- per-split sums over the visitors (additive: they sum across days, splits, experiences) -#}
@@ -68,7 +167,11 @@ sums as (
         sum(converted * pre_converted) as sum_converted_x_pre_converted,
         sum({{ _xd('pre_revenue') }}) as sum_pre_revenue,
         sum({{ _xd('pre_revenue') }} * {{ _xd('pre_revenue') }}) as sum_pre_revenue_sq,
-        sum({{ _xd('revenue') }} * {{ _xd('pre_revenue') }}) as sum_revenue_x_pre_revenue
+        sum({{ _xd('revenue') }} * {{ _xd('pre_revenue') }}) as sum_revenue_x_pre_revenue,
+        {%- for y in experiment_cappable() %}
+        max({{ y }}_cap) as {{ y }}_cap,
+        sum({{ y }}_was_capped) as {{ y }}_capped_visitors{% if not loop.last %},{% endif %}
+        {%- endfor %}
     from {{ visitors }}
     group by experience_key, split_id{% if keys %}, {{ kcols }}{% endif %}
 
@@ -463,6 +566,10 @@ nullif(rtrim(
     || case when g.has_comparison and g.ok_{{ guard }} and not g.ok_{{ metric }}
             then 'no variance in {{ metric | replace("_", " ") }}: its comparison is NULL; ' else '' end
     {%- endfor %}
+    {%- for metric in experiment_guardrail_metrics() %}
+    || case when g.ok_{{ metric }} and g.{{ metric }}_p_value < {{ experiment_alpha() }} and g.{{ metric }}_abs_lift < 0
+            then 'guardrail {{ metric | replace("_", " ") }} is significantly worse than the control; ' else '' end
+    {%- endfor %}
     {%- for metric, y, x in experiment_readout_cuped() %}
     || case when g.ok_{{ metric }}_cuped and not (g.{{ metric }}_cuped_ratio > 0)
             then 'CUPED-adjusted {{ metric | replace("_", " ") }} of this split is not above 0: its CUPED relative interval is NULL; ' else '' end
@@ -475,12 +582,14 @@ nullif(rtrim(
 
 {#- the output: additive sums, per-split figures and intervals, comparisons, CUPED, SRM, warnings -#}
 {% macro experiment_readout_columns(multi, keys=[]) -%}
+{%- set primary = experiment_primary_metrics() -%}
+{%- set guardrails = experiment_guardrail_metrics() -%}
 {%- set z = stat_z_975() -%}
 {%- set alpha = experiment_alpha() -%}
 {%- set cuped = experiment_readout_cuped() -%}
 {%- set quantile = {'conversion_rate': z, 'average_order_value': z, 'revenue_per_visitor': 'g.revenue_per_visitor_t_q',
                     'orders_per_visitor': 'g.orders_per_visitor_t_q', 'sessions_per_visitor': 'g.sessions_per_visitor_t_q'} -%}
-final as (
+readout_rows as {{ stat_materialized() }} (
 
     select
         g.experience_key,
@@ -515,6 +624,12 @@ final as (
         g.sum_revenue_x_pre_revenue,
         coalesce(multi.multi_split_visitors, 0) as experience_multi_split_visitors,
         experience_totals.experience_visitors,
+
+        -- capping (var experiment_capping): the cap of each outcome (NULL: not capped), visitors it capped
+        {%- for y in experiment_cappable() %}
+        g.{{ y }}_cap,
+        g.{{ y }}_capped_visitors,
+        {%- endfor %}
 
         -- per-split figures: conversion rate with Wilson's interval (always within [0, 1])
         {%- set zz = z ~ ' * ' ~ z %}
@@ -586,9 +701,10 @@ final as (
         srm.srm_df,
         srm.srm_p_value,
         case when srm.srm_p_value is null then null
-             when srm.srm_p_value < 0.001 then true else false end as srm_detected,
+             when srm.srm_p_value < {{ experiment_srm_alpha() }} then true else false end as srm_detected,
+        {{ experiment_srm_alpha() }} as srm_threshold,
         nullif(rtrim(
-               case when srm.srm_p_value < 0.001 then 'sample ratio mismatch: do not trust this experience; ' else '' end
+               case when srm.srm_p_value < {{ experiment_srm_alpha() }} then 'sample ratio mismatch: do not trust this experience; ' else '' end
             || case when g.control_split_id is null then 'no control split; ' else '' end
             || case when coalesce(multi.multi_split_visitors, 0)
                          > 0.01 * (experience_totals.experience_visitors + coalesce(multi.multi_split_visitors, 0))
@@ -605,6 +721,143 @@ final as (
     left join {{ multi }} as multi
         on g.experience_key = multi.experience_key
        {% for k in keys %}and g.{{ k }} = multi.{{ k }} {% endfor %}
+
+)
+{%- endmacro %}
+
+
+{#- the metrics of experiment_readout_metrics(), by name -#}
+{% macro experiment_metric_names() -%}
+  {{ return(experiment_readout_metrics() | map(attribute=0) | list) }}
+{%- endmacro %}
+
+{#- a var holding a list of metric names, checked -#}
+{% macro _experiment_metric_list(name, default) -%}
+  {%- set value = var(name, default) or [] -%}
+  {%- if value is string or value is mapping -%}
+    {{ exceptions.raise_compiler_error('var ' ~ name ~ ' must be a list of metrics among ' ~ experiment_metric_names() ~ ', got ' ~ value) }}
+  {%- endif -%}
+  {%- for m in value if m not in experiment_metric_names() -%}
+    {{ exceptions.raise_compiler_error('var ' ~ name ~ ': ' ~ m ~ ' is not one of ' ~ experiment_metric_names()) }}
+  {%- endfor -%}
+  {{ return(value | list) }}
+{%- endmacro %}
+
+{#- the metrics a decision rests on: their p-values are corrected for multiplicity (var experiment_primary_metrics) -#}
+{% macro experiment_primary_metrics() -%}
+  {{ return(_experiment_metric_list('experiment_primary_metrics', ['conversion_rate', 'revenue_per_visitor'])) }}
+{%- endmacro %}
+
+{#- metrics that must not get worse: a significant drop is a split_warning (var experiment_guardrail_metrics) -#}
+{% macro experiment_guardrail_metrics() -%}
+  {{ return(_experiment_metric_list('experiment_guardrail_metrics', [])) }}
+{%- endmacro %}
+
+{#- holm (default), bh or none (var experiment_multiple_testing) -#}
+{% macro experiment_multiple_testing() -%}
+  {%- set method = var('experiment_multiple_testing', 'holm') -%}
+  {%- if method not in ['holm', 'bh', 'none'] -%}
+    {{ exceptions.raise_compiler_error('var experiment_multiple_testing must be holm, bh or none, got ' ~ method) }}
+  {%- endif -%}
+  {{ return(method) }}
+{%- endmacro %}
+
+{#- the sample-ratio check's threshold (var experiment_srm_alpha, default 0.001) -#}
+{% macro experiment_srm_alpha() -%}
+  {%- set value = var('experiment_srm_alpha', 0.001) -%}
+  {%- if not (0 < value < 1) -%}
+    {{ exceptions.raise_compiler_error('var experiment_srm_alpha must be in (0, 1), got ' ~ value) }}
+  {%- endif -%}
+  {{ return(value) }}
+{%- endmacro %}
+
+{#-
+  Multiple-testing correction. The family: every non-NULL p-value of a primary metric over the treatment splits
+  of one experience (per `keys`: per day in experiment_results_daily), m tests. Sorted p_(1) <= .. <= p_(m):
+    holm (S. Holm, Scand. J. Statist. 6, 1979; controls the family-wise error rate):
+      adj_(i) = min(1, max_{j <= i} (m - j + 1) p_(j))
+    bh (Y. Benjamini, Y. Hochberg, JRSS B 57, 1995; controls the false discovery rate):
+      adj_(i) = min(1, min_{j >= i} m p_(j) / j)
+    none: adj = p.
+  Ties give equal adjusted values whatever their order. Other metrics: NULL adjusted p-values.
+-#}
+{% macro experiment_readout_adjusted(keys=[]) -%}
+{%- set primary = experiment_primary_metrics() -%}
+{%- set method = experiment_multiple_testing() -%}
+{%- set part = 'partition by experience_key' ~ (', ' ~ (keys | join(', ')) if keys else '') -%}
+{%- if primary %}
+family as (
+    {%- for m in primary %}
+    select experience_key, {% for k in keys %}{{ k }}, {% endfor %}split_id, '{{ m }}' as metric, {{ m }}_p_value as p_value
+    from readout_rows
+    where {{ m }}_p_value is not null
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+family_ranked as (
+
+    select
+        family.*,
+        row_number() over ({{ part }} order by p_value, metric, split_id) as p_rank,
+        count(*) over ({{ part }}) as family_size
+    from family
+
+),
+
+family_adjusted as (
+
+    select
+        family_ranked.*,
+        {%- if method == 'holm' %}
+        max((family_size - p_rank + 1) * p_value) over (
+            {{ part }} order by p_rank rows between unbounded preceding and current row) as p_stepped
+        {%- elif method == 'bh' %}
+        min(family_size * p_value / p_rank) over (
+            {{ part }} order by p_rank rows between current row and unbounded following) as p_stepped
+        {%- else %}
+        p_value as p_stepped
+        {%- endif %}
+    from family_ranked
+
+),
+{%- endif %}
+
+final as (
+
+    select
+        readout_rows.*,
+        '{{ method }}' as multiple_testing_method,
+        {%- if primary %}
+        sizes.family_size as multiple_testing_family_size,
+        {%- else %}
+        cast(null as bigint) as multiple_testing_family_size,
+        {%- endif %}
+        {%- for m in experiment_metric_names() %}
+        {%- if m in primary %}
+        case when adj_{{ m }}.p_stepped > 1.0 then 1.0 else adj_{{ m }}.p_stepped end as {{ m }}_p_value_adjusted,
+        case when adj_{{ m }}.p_stepped is null then null
+             when adj_{{ m }}.p_stepped < {{ experiment_alpha() }} then true else false end as {{ m }}_is_significant_adjusted{% if not loop.last %},{% endif %}
+        {%- else %}
+        cast(null as {{ stat_double_type() }}) as {{ m }}_p_value_adjusted,
+        cast(null as boolean) as {{ m }}_is_significant_adjusted{% if not loop.last %},{% endif %}
+        {%- endif %}
+        {%- endfor %}
+    from readout_rows
+    {%- if primary %}
+    left join (select distinct experience_key, {% for k in keys %}{{ k }}, {% endfor %}family_size from family_ranked) as sizes
+        on sizes.experience_key = readout_rows.experience_key
+       {% for k in keys %}and sizes.{{ k }} = readout_rows.{{ k }} {% endfor %}
+    {%- for m in primary %}
+    left join family_adjusted as adj_{{ m }}
+        on adj_{{ m }}.experience_key = readout_rows.experience_key
+       and adj_{{ m }}.split_id = readout_rows.split_id
+       and adj_{{ m }}.metric = '{{ m }}'
+       {% for k in keys %}and adj_{{ m }}.{{ k }} = readout_rows.{{ k }} {% endfor %}
+    {%- endfor %}
+    {%- endif %}
 
 )
 {%- endmacro %}

@@ -65,6 +65,9 @@ SELECT = "path:models/marts/experiments"
 ONE_VISITOR_SPLIT = 3_999_002  # unknown to the metadata: one visitor
 NO_BUYER_SPLIT = 3_999_001  # unknown to the metadata: its own group, five visitors, no purchase
 USER, RETAILER = "api-user", "demo"
+CAPPING_VARS = {"revenue": {"percentile": 0.999}, "orders": {"absolute": 2}, "sessions": {"percentile": 0.99}}
+"""var experiment_capping of the build: every kind of cap (the default caps revenue only, the same way)."""
+CAPPING = {y: next(iter(rule.items())) for y, rule in CAPPING_VARS.items()}
 
 
 def _plain(visitor: str, start_ms: int, offers: dict[int, int]) -> dict[str, Any]:
@@ -108,7 +111,8 @@ def reference(readout_data: Path) -> dict[str, Any]:
     sessions = read_sessions(readout_data, ACCOUNT)
     splits = {**split_info(CONFIG), **planted_split_info()}
     visitors = exposures(sessions, splits)
-    return {"sessions": sessions, "splits": splits, "visitors": visitors, "results": results(visitors, splits)}
+    return {"sessions": sessions, "splits": splits, "visitors": visitors,
+            "results": results(visitors, splits, capping=CAPPING)}
 
 
 def _refresh_metadata(wh: Warehouse) -> None:
@@ -129,7 +133,7 @@ def _refresh_metadata(wh: Warehouse) -> None:
 def _build(kind: str, request: pytest.FixtureRequest, readout_data: Path, tmp: Path) -> Warehouse:
     """Load the readout data and the metadata into `kind`, then build the readout and everything it reads."""
     pg = request.getfixturevalue("postgres") if kind == "postgres" else None
-    wh = Warehouse(tmp, kind, pg=pg, name=f"readout_{kind}")
+    wh = Warehouse(tmp, kind, pg=pg, name=f"readout_{kind}", dbt_vars={"experiment_capping": CAPPING_VARS})
     wh.load(session_stream_root(readout_data, ACCOUNT))
     _refresh_metadata(wh)
     # the readout and everything it reads (seed included), with the tests whose parents are all selected
@@ -157,8 +161,8 @@ def _results_match_the_python_reference(built: Warehouse, reference: dict[str, A
     got = _rows(built, "experiment_results", "experience_key", "split_id")
     problems = compare(got, reference["results"])
     assert not problems, "\n".join(problems[:30])
-    worst_abs, worst_rel = max_difference(got, reference["results"])
-    print(f"experiment_results vs numpy/scipy: max abs {worst_abs:.3g}, max rel {worst_rel:.3g}")
+    worst_abs, worst_rel, where = max_difference(got, reference["results"])
+    print(f"experiment_results vs numpy/scipy: max abs {worst_abs:.3g}, max rel {worst_rel:.3g} ({where})")
 
 
 def _daily_results_match_the_reference_for_every_day(built: Warehouse, reference: dict[str, Any]) -> None:
@@ -166,7 +170,7 @@ def _daily_results_match_the_reference_for_every_day(built: Warehouse, reference
     days = sorted({k[2] for k in got})
     assert days
     for day in days:
-        want = results(reference["visitors"], reference["splits"], until=dt.date.fromisoformat(day))
+        want = results(reference["visitors"], reference["splits"], until=dt.date.fromisoformat(day), capping=CAPPING)
         problems = compare({k[:2]: v for k, v in got.items() if k[2] == day}, want)
         assert not problems, f"{day}:\n" + "\n".join(problems[:30])
     # the last day is the whole readout
@@ -231,6 +235,8 @@ def _planted_truths(r: dict[tuple, dict[str, Any]]) -> None:
         assert text in six["split_warning"], six["split_warning"]
     assert control[SIX_VS_NONE.name]["conversion_rate_ci_low"] == 0.0  # Wilson: 0 of 120, never below 0
     assert 0 < control[SIX_VS_NONE.name]["conversion_rate_ci_high"] < 0.04
+    assert six["revenue_capped_visitors"] == 1 and abs(six["revenue_cap"] - 59.95) < 1e-9  # p99.9 of 10, 20, .., 60
+    assert six["orders_cap"] == 2 and six["sessions_cap"] == 1 and six["orders_capped_visitors"] == 0
     two = row[ONE_VS_TWO.name]  # one order against two: no order or revenue comparison
     assert two["average_order_value_p_value"] is None and two["revenue_per_visitor_p_value"] is None
     assert two["sessions_per_visitor_p_value"] is not None  # its guard (units) holds: it is compared

@@ -33,6 +33,11 @@ MIN_UNITS = 100
 """dbt var experiment_min_units_per_arm (default)."""
 MIN_EVENTS = 5
 """dbt var experiment_min_events_per_arm (default): conversions for conversion rate, orders for the order metrics."""
+PRIMARY = ("conversion_rate", "revenue_per_visitor")
+"""dbt var experiment_primary_metrics (default): the metrics whose p-values are corrected for multiplicity."""
+CAPPABLE = ("revenue", "orders", "sessions")
+CAPPING = {"revenue": ("percentile", 0.999)}
+"""dbt var experiment_capping (default): revenue at its 99.9th percentile per experience."""
 GUARD = {"conversion_rate": "converted", "revenue_per_visitor": "orders", "orders_per_visitor": "orders",
          "sessions_per_visitor": None, "average_order_value": "orders"}
 """The events each metric's comparison needs (None: units only)."""
@@ -182,6 +187,32 @@ def exposures(sessions: list[Session], splits: dict[int, SplitInfo], pre_days: i
 # ------------------------------------------------------------------------------------------------ statistics
 
 
+def _winsorised(values: dict[tuple[str, int], dict[str, np.ndarray]], capping: dict[str, tuple[str, float]]
+                ) -> tuple[dict[tuple[str, int], dict[str, np.ndarray]], dict[tuple[str, str], tuple[float, dict]]]:
+    """Winsorised arm values: each capped outcome at min(value, cap), the cap per experience over its pooled arms
+    (``np.percentile``, linear, rounded up for counts) or absolute; pre_revenue at revenue's cap. Also
+    (experience, outcome) -> (cap, {split: visitors above it}). The percentile is over the values above 0
+    (Statsig's definition); without any, nothing is capped."""
+    caps: dict[tuple[str, str], tuple[float, dict]] = {}
+    out = {k: dict(a) for k, a in values.items()}
+    for key in {k for k, _ in values}:
+        arms = {sid: a for (k, sid), a in values.items() if k == key}
+        for y, (kind, value) in capping.items():
+            pooled = np.concatenate([a[y] for a in arms.values()])
+            pooled = pooled[pooled > 0]
+            if kind == "percentile" and not len(pooled):
+                continue
+            cap = float(value) if kind == "absolute" else float(np.percentile(pooled, value * 100))
+            if kind == "percentile" and y != "revenue":
+                cap = float(math.ceil(cap))
+            caps[(key, y)] = (cap, {sid: int((a[y] > cap).sum()) for sid, a in arms.items()})
+            for sid, a in arms.items():
+                out[(key, sid)][y] = np.minimum(a[y], cap)
+                if y == "revenue":
+                    out[(key, sid)]["pre_revenue"] = np.minimum(a["pre_revenue"], cap)
+    return out, caps
+
+
 def _arm_values(visitors: list[Visitor], until: date | None) -> dict[str, np.ndarray]:
     rows = [v.outcomes(until) for v in visitors]
     return {k: np.array([r[k] for r in rows], dtype=float) for k in rows[0]}
@@ -283,8 +314,9 @@ def _cuped(t: dict[str, np.ndarray], c: dict[str, np.ndarray], y: str, x: str) -
     return out
 
 
-def results(visitors: dict[tuple, Visitor], splits: dict[int, SplitInfo],
-            until: date | None = None) -> dict[tuple[str, int], dict[str, Any]]:
+def results(visitors: dict[tuple, Visitor], splits: dict[int, SplitInfo], until: date | None = None,
+            capping: dict[str, tuple[str, float]] | None = CAPPING, primary: tuple[str, ...] = PRIMARY,
+            method: str = "holm") -> dict[tuple[str, int], dict[str, Any]]:
     """(experience_key, split_id) -> every column of experiment_results that the check compares."""
     arms: dict[tuple[str, int], list[Visitor]] = defaultdict(list)
     multi: dict[str, int] = defaultdict(int)
@@ -295,7 +327,7 @@ def results(visitors: dict[tuple, Visitor], splits: dict[int, SplitInfo],
             multi[v.experience_key] += 1
         else:
             arms[(v.experience_key, v.split_id)].append(v)
-    values = {k: _arm_values(vs, until) for k, vs in arms.items()}
+    values, caps = _winsorised({k: _arm_values(vs, until) for k, vs in arms.items()}, capping or {})
     per_arm = {}
     for k, a in values.items():
         per_arm[k] = {
@@ -316,6 +348,9 @@ def results(visitors: dict[tuple, Visitor], splits: dict[int, SplitInfo],
                                "sum_pre_revenue": a["pre_revenue"].sum(), "sum_pre_converted": a["pre_converted"].sum(),
                                "sum_revenue_x_pre_revenue": (a["revenue"] * a["pre_revenue"]).sum(),
                                "experience_multi_split_visitors": multi.get(key, 0)}
+        for y in CAPPABLE:
+            cap, was = caps.get((key, y), (None, {}))
+            row[f"{y}_cap"], row[f"{y}_capped_visitors"] = cap, int(was.get(sid, 0))
         for m in METRICS:
             st = per_arm[(key, sid)][m]
             row[m] = st["mean"]
@@ -328,7 +363,38 @@ def results(visitors: dict[tuple, Visitor], splits: dict[int, SplitInfo],
             row.update(_comparisons(a, values[(key, ctrl)], per_arm[(key, sid)], per_arm[(key, ctrl)]))
         row.update(srm.get(key, {}))
         out[(key, sid)] = row
-    return out
+    return adjust_p_values(out, primary, method)
+
+
+def adjust_p_values(rows: dict[tuple[str, int], dict[str, Any]], primary: tuple[str, ...],
+                    method: str) -> dict[tuple[str, int], dict[str, Any]]:
+    """Holm (numpy, from the definition) or Benjamini-Hochberg (scipy's false_discovery_control) over each
+    experience's family: the non-None p-values of the primary metrics over its splits."""
+    for row in rows.values():
+        row["multiple_testing_method"], row["multiple_testing_family_size"] = method, None
+        for m in METRICS:
+            row[f"{m}_p_value_adjusted"] = row[f"{m}_is_significant_adjusted"] = None
+    for key in {k for k, _ in rows}:
+        family = [((key, sid), m) for (k, sid), row in rows.items() if k == key for m in primary
+                  if row.get(f"{m}_p_value") is not None]
+        if not family:
+            continue
+        p = np.array([rows[k][f"{m}_p_value"] for k, m in family])
+        if method == "bh":
+            adjusted = stats.false_discovery_control(p, method="bh")
+        elif method == "holm":
+            order = np.argsort(p, kind="stable")
+            stepped = np.maximum.accumulate((len(p) - np.arange(len(p))) * p[order])
+            adjusted = np.empty_like(p)
+            adjusted[order] = np.minimum(stepped, 1.0)
+        else:
+            adjusted = p
+        for ((k, m), a) in zip(family, adjusted, strict=True):
+            rows[k][f"{m}_p_value_adjusted"], rows[k][f"{m}_is_significant_adjusted"] = float(a), a < ALPHA
+        for (k, _), row in rows.items():
+            if k == key:
+                row["multiple_testing_family_size"] = len(family)
+    return rows
 
 
 def _comparisons(t: dict[str, np.ndarray], c: dict[str, np.ndarray], st: dict, sc: dict) -> dict[str, Any]:
@@ -420,9 +486,12 @@ def compare(got: dict[tuple[str, int], dict[str, Any]], want: dict[tuple[str, in
     return problems
 
 
-def max_difference(got: dict[tuple, dict[str, Any]], want: dict[tuple, dict[str, Any]]) -> tuple[float, float]:
-    """Largest absolute and relative difference over every numeric figure both sides have (for the record)."""
+def max_difference(got: dict[tuple, dict[str, Any]], want: dict[tuple, dict[str, Any]]) -> tuple[float, float, str]:
+    """Largest absolute and relative difference over every numeric figure both sides have (for the record; an
+    interval's bound relative to the interval's width, as :func:`compare` judges it; values below 1e-9 only
+    count absolutely)."""
     worst_abs = worst_rel = 0.0
+    where = ""
     for k in set(got) & set(want):
         for col, w in want[k].items():
             g = got[k].get(col)
@@ -430,9 +499,10 @@ def max_difference(got: dict[tuple, dict[str, Any]], want: dict[tuple, dict[str,
                 continue
             d = abs(float(g) - float(w))
             worst_abs = max(worst_abs, d)
-            if float(w) != 0:
-                worst_rel = max(worst_rel, d / abs(float(w)))
-    return worst_abs, worst_rel
+            scale = max(abs(float(w)), _width(want[k], col) or 0.0)  # a bound: relative to its interval
+            if scale > 1e-9 and d / scale > worst_rel:
+                worst_rel, where = d / scale, f"{k} {col}: {g!r} vs {w!r}"
+    return worst_abs, worst_rel, where
 
 
 def _width(row: dict[str, Any], col: str) -> float | None:
@@ -445,8 +515,8 @@ def _width(row: dict[str, Any], col: str) -> float | None:
 
 
 def _same(g: Any, w: Any, rel: float, col: str, width: float | None = None) -> bool:  # noqa: ANN401
-    if isinstance(g, str):
-        return False
+    if isinstance(g, str) or isinstance(w, str):
+        return g == w
     if w is None or g is None:
         return g is None and w is None
     if isinstance(w, bool | np.bool_):
