@@ -346,19 +346,14 @@ derived as {{ stat_materialized() }} (
         sqrt((case when ({{ side }}_v_{{ y }} / nullif({{ side }}_n, 0)) < 0 then 0.0 else ({{ side }}_v_{{ y }} / nullif({{ side }}_n, 0)) end)) as {{ side }}_se_{{ metric }},
         {%- endfor %}
         {{ side }}_s_revenue / nullif({{ side }}_s_orders, 0) as {{ side }}_m_aov,
-        sqrt((case when ((
-              {{ side }}_v_revenue / nullif({{ side }}_m_orders * {{ side }}_m_orders, 0)
-            - 2.0 * ({{ side }}_s_revenue / nullif({{ side }}_s_orders, 0)) * {{ side }}_cov_aov
-                  / nullif({{ side }}_m_orders * {{ side }}_m_orders, 0)
-            + ({{ side }}_s_revenue / nullif({{ side }}_s_orders, 0)) * ({{ side }}_s_revenue / nullif({{ side }}_s_orders, 0))
-                  * {{ side }}_v_orders / nullif({{ side }}_m_orders * {{ side }}_m_orders, 0)
-          ) / nullif({{ side }}_n, 0)) < 0 then 0.0 else ((
-              {{ side }}_v_revenue / nullif({{ side }}_m_orders * {{ side }}_m_orders, 0)
-            - 2.0 * ({{ side }}_s_revenue / nullif({{ side }}_s_orders, 0)) * {{ side }}_cov_aov
-                  / nullif({{ side }}_m_orders * {{ side }}_m_orders, 0)
-            + ({{ side }}_s_revenue / nullif({{ side }}_s_orders, 0)) * ({{ side }}_s_revenue / nullif({{ side }}_s_orders, 0))
-                  * {{ side }}_v_orders / nullif({{ side }}_m_orders * {{ side }}_m_orders, 0)
-          ) / nullif({{ side }}_n, 0)) end)) as {{ side }}_se_aov,
+        {#- delta method; a variance below 1e-10 of its terms is 0: when every order of the arm has one value the
+            terms cancel exactly in theory and leave float noise (~1e-7 dollars) in practice -#}
+        {%- set r = '(' ~ side ~ '_s_revenue / nullif(' ~ side ~ '_s_orders, 0))' %}
+        {%- set mo2 = 'nullif(' ~ side ~ '_m_orders * ' ~ side ~ '_m_orders, 0)' %}
+        {%- set num = '(' ~ side ~ '_v_revenue - 2.0 * ' ~ r ~ ' * ' ~ side ~ '_cov_aov + ' ~ r ~ ' * ' ~ r ~ ' * ' ~ side ~ '_v_orders)' %}
+        {%- set scale = '(' ~ side ~ '_v_revenue + ' ~ r ~ ' * ' ~ r ~ ' * ' ~ side ~ '_v_orders)' %}
+        sqrt((case when {{ num }} <= 1e-10 * {{ scale }} then 0.0
+                   else {{ num }} / {{ mo2 }} / nullif({{ side }}_n, 0) end)) as {{ side }}_se_aov,
         {%- for metric, y, x in cuped %}
         {{ side }}_m_{{ y }} - theta_{{ y }} * {{ side }}_m_{{ x }} as {{ side }}_adj_{{ y }},
         (case when ({{ side }}_v_{{ y }} + theta_{{ y }} * theta_{{ y }} * {{ side }}_v_{{ x }}
@@ -456,8 +451,19 @@ compared as {{ stat_materialized() }} (
 )
 {%- endmacro %}
 
-{#- the significance level of every interval and test (two-sided); the readout's intervals are 1 - alpha -#}
-{% macro experiment_alpha() -%}0.05{%- endmacro %}
+{#- the significance level of every test (two-sided; var experiment_alpha, default 0.05): intervals are 1 - alpha -#}
+{% macro experiment_alpha() -%}
+  {%- set value = var('experiment_alpha', 0.05) -%}
+  {%- if not (0 < value <= 0.5) -%}
+    {{ exceptions.raise_compiler_error('var experiment_alpha must be in (0, 0.5], got ' ~ value) }}
+  {%- endif -%}
+  {{ return(value) }}
+{%- endmacro %}
+
+{#- the normal quantile of the intervals, z = Phi^-1(1 - alpha/2) (1.959964 at alpha 0.05) -#}
+{% macro experiment_z() -%}
+  {{ return('(' ~ stat_normal_quantile(1 - experiment_alpha() / 2) ~ ')') }}
+{%- endmacro %}
 
 {#- p-values of the statistics above; first step of the t quantiles of the intervals -#}
 {% macro experiment_readout_p_values() -%}
@@ -472,10 +478,10 @@ tested as {{ stat_materialized() }} (
         {%- for metric, y in means %}
         case when {{ metric }}_t is not null and {{ metric }}_welch_df > 0
              then {{ stat_t_two_sided_p(metric ~ '_t', metric ~ '_welch_df') }} end as {{ metric }}_p_value,
-        {{ stat_t_quantile_start(metric ~ '_welch_df', experiment_alpha(), stat_z_975()) }} as {{ metric }}_t_q0,
+        {{ stat_t_quantile_start(metric ~ '_welch_df', experiment_alpha(), experiment_z()) }} as {{ metric }}_t_q0,
         {%- endfor %}
         {#- first step of the Student t quantiles (stat_t_quantile_start): per-split df n - 1 and each Welch df -#}
-        {{ stat_t_quantile_start('t_n - 1.0', experiment_alpha(), stat_z_975()) }} as split_t_q0,
+        {{ stat_t_quantile_start('t_n - 1.0', experiment_alpha(), experiment_z()) }} as split_t_q0,
         case when average_order_value_z is not null then {{ stat_normal_two_sided_p('average_order_value_z') }} end
           as average_order_value_p_value,
         {%- for metric, y, x in cuped %}
@@ -584,7 +590,7 @@ nullif(rtrim(
 {% macro experiment_readout_columns(multi, keys=[]) -%}
 {%- set primary = experiment_primary_metrics() -%}
 {%- set guardrails = experiment_guardrail_metrics() -%}
-{%- set z = stat_z_975() -%}
+{%- set z = experiment_z() -%}
 {%- set alpha = experiment_alpha() -%}
 {%- set cuped = experiment_readout_cuped() -%}
 {%- set quantile = {'conversion_rate': z, 'average_order_value': z, 'revenue_per_visitor': 'g.revenue_per_visitor_t_q',

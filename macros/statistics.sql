@@ -224,3 +224,37 @@
   (case when ({{ q0 }}) is null then null
         else ({{ q0 }}) + ({{ stat_t_two_sided_p(q0, df) }} - {{ stat_double(alpha) }}) / (2.0 * {{ stat_t_density(q0, df) }}) end)
 {%- endmacro %}
+
+{#-
+  Quantile of the standard normal, Phi^-1(p), for a constant 0 < p < 1 known when the model compiles (the
+  readout's 1 - alpha/2): P. J. Acklam's rational approximation (relative error < 1.15e-9; three regions, the
+  one for p chosen here). SQL only for ln and sqrt in the tails; tests/unit/test_statistics_macros.py checks it
+  against scipy's norm.ppf.
+-#}
+{% macro stat_normal_quantile(p) -%}
+  {%- set a = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02,
+               -3.066479806614716e+01, 2.506628277459239e+00] -%}
+  {%- set b = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01,
+               -1.328068155288572e+01] -%}
+  {%- set c = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00,
+               4.374664141464968e+00, 2.938163982698783e+00] -%}
+  {%- set d = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00] -%}
+  {%- set p = p | float -%}
+  {%- if not (0 < p < 1) -%}
+    {{ exceptions.raise_compiler_error('stat_normal_quantile: p must be in (0, 1), got ' ~ p) }}
+  {%- endif -%}
+  {%- if 0.02425 <= p <= 1 - 0.02425 -%}
+    {%- set q = p - 0.5 -%}
+    {%- set r = q * q -%}
+    {{ (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q
+       / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1) }}
+  {%- else -%}
+    {%- set tail = p if p < 0.5 else 1 - p -%}
+    {%- set q = 'sqrt(-2.0 * ln(' ~ stat_double(tail) ~ '))' -%}
+    {%- set num = '(((((' ~ c[0] ~ ' * ' ~ q ~ ' + ' ~ c[1] ~ ') * ' ~ q ~ ' + ' ~ c[2] ~ ') * ' ~ q ~ ' + ' ~ c[3] ~ ') * '
+        ~ q ~ ' + ' ~ c[4] ~ ') * ' ~ q ~ ' + ' ~ c[5] ~ ')' -%}
+    {%- set den = '((((' ~ d[0] ~ ' * ' ~ q ~ ' + ' ~ d[1] ~ ') * ' ~ q ~ ' + ' ~ d[2] ~ ') * ' ~ q ~ ' + ' ~ d[3] ~ ') * '
+        ~ q ~ ' + 1.0)' -%}
+    ({{ '' if p < 0.5 else '-' }}{{ num }} / {{ den }})
+  {%- endif -%}
+{%- endmacro %}

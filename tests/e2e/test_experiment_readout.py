@@ -39,6 +39,7 @@ from support.readout_check import (
     split_info,
 )
 from support.readout_plants import (
+    GUARDRAIL_DROP,
     ONE_VS_TWO,
     PLANTS,
     SIX_VS_NONE,
@@ -68,6 +69,10 @@ USER, RETAILER = "api-user", "demo"
 CAPPING_VARS = {"revenue": {"percentile": 0.999}, "orders": {"absolute": 2}, "sessions": {"percentile": 0.99}}
 """var experiment_capping of the build: every kind of cap (the default caps revenue only, the same way)."""
 CAPPING = {y: next(iter(rule.items())) for y, rule in CAPPING_VARS.items()}
+ALPHA = 0.1
+"""var experiment_alpha of the build (not the default 0.05: the level must reach every interval and test)."""
+DBT_VARS = {"experiment_capping": CAPPING_VARS, "experiment_guardrail_metrics": ["sessions_per_visitor"],
+            "experiment_alpha": ALPHA}
 
 
 def _plain(visitor: str, start_ms: int, offers: dict[int, int]) -> dict[str, Any]:
@@ -112,7 +117,7 @@ def reference(readout_data: Path) -> dict[str, Any]:
     splits = {**split_info(CONFIG), **planted_split_info()}
     visitors = exposures(sessions, splits)
     return {"sessions": sessions, "splits": splits, "visitors": visitors,
-            "results": results(visitors, splits, capping=CAPPING)}
+            "results": results(visitors, splits, capping=CAPPING, alpha=ALPHA)}
 
 
 def _refresh_metadata(wh: Warehouse) -> None:
@@ -133,7 +138,7 @@ def _refresh_metadata(wh: Warehouse) -> None:
 def _build(kind: str, request: pytest.FixtureRequest, readout_data: Path, tmp: Path) -> Warehouse:
     """Load the readout data and the metadata into `kind`, then build the readout and everything it reads."""
     pg = request.getfixturevalue("postgres") if kind == "postgres" else None
-    wh = Warehouse(tmp, kind, pg=pg, name=f"readout_{kind}", dbt_vars={"experiment_capping": CAPPING_VARS})
+    wh = Warehouse(tmp, kind, pg=pg, name=f"readout_{kind}", dbt_vars=DBT_VARS)
     wh.load(session_stream_root(readout_data, ACCOUNT))
     _refresh_metadata(wh)
     # the readout and everything it reads (seed included), with the tests whose parents are all selected
@@ -170,7 +175,8 @@ def _daily_results_match_the_reference_for_every_day(built: Warehouse, reference
     days = sorted({k[2] for k in got})
     assert days
     for day in days:
-        want = results(reference["visitors"], reference["splits"], until=dt.date.fromisoformat(day), capping=CAPPING)
+        want = results(reference["visitors"], reference["splits"], until=dt.date.fromisoformat(day), capping=CAPPING,
+                       alpha=ALPHA)
         problems = compare({k[:2]: v for k, v in got.items() if k[2] == day}, want)
         assert not problems, f"{day}:\n" + "\n".join(problems[:30])
     # the last day is the whole readout
@@ -246,6 +252,16 @@ def _planted_truths(r: dict[tuple, dict[str, Any]]) -> None:
     assert "3 visitors, below the minimum of 100 per split" in tiny_control["split_warning"]
     assert tiny["conversion_rate_p_value"] is None and tiny["revenue_per_visitor_ci_low"] is None
     assert 0 <= tiny["conversion_rate_ci_low"] < tiny["conversion_rate"] < tiny["conversion_rate_ci_high"] <= 1
+    drop = row[GUARDRAIL_DROP.name]
+    assert drop["sessions_per_visitor_p_value"] < 0.001 and drop["sessions_per_visitor_abs_lift"] < 0
+    assert "guardrail sessions per visitor is significantly worse" in drop["split_warning"]
+    # every order 20.00 in both arms: order value has no variance (not float noise of 1e-7 passed off as a CI)
+    assert "no variance in average order value" in drop["split_warning"]
+    assert drop["average_order_value_se"] == 0 and drop["average_order_value_p_value"] is None
+    for x in r.values():  # a guardrail warning exactly where the guardrail is significantly worse
+        worse = x["sessions_per_visitor_p_value"] is not None and x["sessions_per_visitor_p_value"] < ALPHA \
+            and x["sessions_per_visitor_abs_lift"] < 0
+        assert ("guardrail sessions per visitor" in (x["split_warning"] or "")) == worse, x["split_warning"]
     for key, x in r.items():  # ranges: every relative bound above -100 %, every rate interval within [0, 1]
         assert 0 <= x["conversion_rate_ci_low"] <= x["conversion_rate_ci_high"] <= 1, key
         for col in [c for c in x if c.endswith("rel_lift_ci_low") and x[c] is not None]:

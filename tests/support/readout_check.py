@@ -27,8 +27,8 @@ from dlt_pipeline.synthetic.design import experience_design
 from dlt_pipeline.synthetic.generator import read_tree
 from support.sql_macros import render
 
-Z = stats.norm.ppf(0.975)
 ALPHA = 0.05
+"""dbt var experiment_alpha (default)."""
 MIN_UNITS = 100
 """dbt var experiment_min_units_per_arm (default)."""
 MIN_EVENTS = 5
@@ -218,24 +218,24 @@ def _arm_values(visitors: list[Visitor], until: date | None) -> dict[str, np.nda
     return {k: np.array([r[k] for r in rows], dtype=float) for k in rows[0]}
 
 
-def _mean_stats(x: np.ndarray, proportion: bool = False) -> dict[str, float | None]:
+def _mean_stats(x: np.ndarray, proportion: bool = False, alpha: float = ALPHA) -> dict[str, float | None]:
     """Mean, sd, se and the per-split interval: Wilson for a proportion, mean ± t(n-1)·se from MIN_UNITS on."""
     n = len(x)
     m = float(np.mean(x))
     if proportion:
         var = m * (1 - m)
         se = math.sqrt(var / n)
-        ci = stats.binomtest(int(x.sum()), n).proportion_ci(confidence_level=1 - ALPHA, method="wilson")
+        ci = stats.binomtest(int(x.sum()), n).proportion_ci(confidence_level=1 - alpha, method="wilson")
         lo, hi = float(ci.low), float(ci.high)
     else:
         var = float(np.var(x, ddof=1)) if n >= 2 else None
         se = math.sqrt(var / n) if var is not None else None
-        q = float(stats.t.ppf(1 - ALPHA / 2, n - 1)) if n >= MIN_UNITS else None
+        q = float(stats.t.ppf(1 - alpha / 2, n - 1)) if n >= MIN_UNITS else None
         lo, hi = (m - q * se, m + q * se) if q is not None and se is not None else (None, None)
     return {"mean": m, "sd": math.sqrt(var) if var is not None else None, "se": se, "ci_low": lo, "ci_high": hi}
 
 
-def _ratio_stats(num: np.ndarray, den: np.ndarray) -> dict[str, float | None]:
+def _ratio_stats(num: np.ndarray, den: np.ndarray, alpha: float = ALPHA) -> dict[str, float | None]:
     """Average order value: sum(revenue)/sum(orders), delta-method SE from the visitor-level covariance."""
     n = len(num)
     if den.sum() == 0:
@@ -245,10 +245,12 @@ def _ratio_stats(num: np.ndarray, den: np.ndarray) -> dict[str, float | None]:
         return {"mean": r, "se": None, "ci_low": None, "ci_high": None}
     cov = np.cov(num, den, ddof=1)
     my = den.mean()
-    var = (cov[0, 0] / my**2 - 2 * r * cov[0, 1] / my**2 + r**2 * cov[1, 1] / my**2) / n
-    se = math.sqrt(max(var, 0.0))
+    num = cov[0, 0] - 2 * r * cov[0, 1] + r**2 * cov[1, 1]
+    # one value for every order: the terms cancel in theory, float noise in practice (the marts' rule too)
+    se = 0.0 if num <= 1e-10 * (cov[0, 0] + r**2 * cov[1, 1]) else math.sqrt(num / my**2 / n)
     ok = n >= MIN_UNITS and den.sum() >= MIN_EVENTS
-    return {"mean": r, "se": se, "ci_low": r - Z * se if ok else None, "ci_high": r + Z * se if ok else None}
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    return {"mean": r, "se": se, "ci_low": r - z * se if ok else None, "ci_high": r + z * se if ok else None}
 
 
 def _compare(t: dict, c: dict, q: float | None) -> dict[str, float | None]:
@@ -277,7 +279,8 @@ def _guard_ok(t: dict[str, np.ndarray], c: dict[str, np.ndarray], events: str | 
     return events is None or (t[events].sum() >= MIN_EVENTS and c[events].sum() >= MIN_EVENTS)
 
 
-def _cuped(t: dict[str, np.ndarray], c: dict[str, np.ndarray], y: str, x: str) -> dict[str, float | None]:
+def _cuped(t: dict[str, np.ndarray], c: dict[str, np.ndarray], y: str, x: str,
+           alpha: float = ALPHA) -> dict[str, float | None]:
     """CUPED with theta from the pooled arms (GrowthBook's compute_theta and relative-lift variance)."""
     yy, xx = np.concatenate([t[y], c[y]]), np.concatenate([t[x], c[x]])
     var_x = float(np.var(xx, ddof=1)) if len(xx) >= 2 else 0.0
@@ -295,28 +298,29 @@ def _cuped(t: dict[str, np.ndarray], c: dict[str, np.ndarray], y: str, x: str) -
     myc, mxc, vyc, vxc, covc, vac = arm(c)
     diff = (myt - theta * mxt) - (myc - theta * mxc)
     se = math.sqrt(vat / nt + vac / nc)
+    z = float(stats.norm.ppf(1 - alpha / 2))
     if se == 0:
         return {}
     out: dict[str, float | None] = {"theta": theta, "abs_lift": diff, "se_diff": se,
-                                    "abs_lift_ci_low": diff - Z * se, "abs_lift_ci_high": diff + Z * se,
+                                    "abs_lift_ci_low": diff - z * se, "abs_lift_ci_high": diff + z * se,
                                     "p_value": float(2 * stats.norm.sf(abs(diff / se))),
                                     "variance_reduction": 1 - (vat / nt + vac / nc) / (vyt / nt + vyc / nc)
                                     if (vyt / nt + vyc / nc) > 0 else None}
-    out["is_significant"] = out["p_value"] < ALPHA
+    out["is_significant"] = out["p_value"] < alpha
     if myc == 0:
         return out
     v_ctrl = vyc * myt**2 / myc**2 - 2 * theta * covc * myt / myc + theta**2 * vxc
     se_rel = math.sqrt(max(vat / (nt * myc**2) + v_ctrl / (nc * myc**2), 0.0))
     out["rel_lift"] = diff / myc
     ratio = 1 + diff / myc
-    out["rel_lift_ci_low"] = ratio * math.exp(-Z * se_rel / ratio) - 1 if ratio > 0 else None
-    out["rel_lift_ci_high"] = ratio * math.exp(Z * se_rel / ratio) - 1 if ratio > 0 else None
+    out["rel_lift_ci_low"] = ratio * math.exp(-z * se_rel / ratio) - 1 if ratio > 0 else None
+    out["rel_lift_ci_high"] = ratio * math.exp(z * se_rel / ratio) - 1 if ratio > 0 else None
     return out
 
 
 def results(visitors: dict[tuple, Visitor], splits: dict[int, SplitInfo], until: date | None = None,
             capping: dict[str, tuple[str, float]] | None = CAPPING, primary: tuple[str, ...] = PRIMARY,
-            method: str = "holm") -> dict[tuple[str, int], dict[str, Any]]:
+            method: str = "holm", alpha: float = ALPHA) -> dict[tuple[str, int], dict[str, Any]]:
     """(experience_key, split_id) -> every column of experiment_results that the check compares."""
     arms: dict[tuple[str, int], list[Visitor]] = defaultdict(list)
     multi: dict[str, int] = defaultdict(int)
@@ -331,9 +335,9 @@ def results(visitors: dict[tuple, Visitor], splits: dict[int, SplitInfo], until:
     per_arm = {}
     for k, a in values.items():
         per_arm[k] = {
-            "conversion_rate": _mean_stats(a["converted"], proportion=True),
-            **{m: _mean_stats(a[col]) for m, col in MEANS.items()},
-            "average_order_value": _ratio_stats(a["revenue"], a["orders"]),
+            "conversion_rate": _mean_stats(a["converted"], proportion=True, alpha=alpha),
+            **{m: _mean_stats(a[col], alpha=alpha) for m, col in MEANS.items()},
+            "average_order_value": _ratio_stats(a["revenue"], a["orders"], alpha=alpha),
         }
     controls: dict[str, int] = {}
     for sid, info in sorted(splits.items()):
@@ -360,14 +364,14 @@ def results(visitors: dict[tuple, Visitor], splits: dict[int, SplitInfo], until:
             row[f"{m}_ci_low"], row[f"{m}_ci_high"] = st["ci_low"], st["ci_high"]
         ctrl = controls.get(key)
         if ctrl is not None and ctrl != sid and (key, ctrl) in values:
-            row.update(_comparisons(a, values[(key, ctrl)], per_arm[(key, sid)], per_arm[(key, ctrl)]))
+            row.update(_comparisons(a, values[(key, ctrl)], per_arm[(key, sid)], per_arm[(key, ctrl)], alpha))
         row.update(srm.get(key, {}))
         out[(key, sid)] = row
-    return adjust_p_values(out, primary, method)
+    return adjust_p_values(out, primary, method, alpha)
 
 
 def adjust_p_values(rows: dict[tuple[str, int], dict[str, Any]], primary: tuple[str, ...],
-                    method: str) -> dict[tuple[str, int], dict[str, Any]]:
+                    method: str, alpha: float = ALPHA) -> dict[tuple[str, int], dict[str, Any]]:
     """Holm (numpy, from the definition) or Benjamini-Hochberg (scipy's false_discovery_control) over each
     experience's family: the non-None p-values of the primary metrics over its splits."""
     for row in rows.values():
@@ -390,14 +394,15 @@ def adjust_p_values(rows: dict[tuple[str, int], dict[str, Any]], primary: tuple[
         else:
             adjusted = p
         for ((k, m), a) in zip(family, adjusted, strict=True):
-            rows[k][f"{m}_p_value_adjusted"], rows[k][f"{m}_is_significant_adjusted"] = float(a), a < ALPHA
+            rows[k][f"{m}_p_value_adjusted"], rows[k][f"{m}_is_significant_adjusted"] = float(a), a < alpha
         for (k, _), row in rows.items():
             if k == key:
                 row["multiple_testing_family_size"] = len(family)
     return rows
 
 
-def _comparisons(t: dict[str, np.ndarray], c: dict[str, np.ndarray], st: dict, sc: dict) -> dict[str, Any]:
+def _comparisons(t: dict[str, np.ndarray], c: dict[str, np.ndarray], st: dict, sc: dict,
+                 alpha: float = ALPHA) -> dict[str, Any]:
     """Every comparison column of one treatment row: None where a guard fails, else lift, intervals, p-value."""
     row: dict[str, Any] = {}
     cols = ("abs_lift", "se_diff", "abs_lift_ci_low", "abs_lift_ci_high", "rel_lift", "rel_lift_ci_low",
@@ -413,19 +418,19 @@ def _comparisons(t: dict[str, np.ndarray], c: dict[str, np.ndarray], st: dict, s
             res = stats.ttest_ind(t[MEANS[m]], c[MEANS[m]], equal_var=False)
             vt, vc = np.var(t[MEANS[m]], ddof=1) / nt, np.var(c[MEANS[m]], ddof=1) / nc
             df = float((vt + vc) ** 2 / (vt**2 / (nt - 1) + vc**2 / (nc - 1)))
-            q, p = float(stats.t.ppf(1 - ALPHA / 2, df)), float(res.pvalue)
+            q, p = float(stats.t.ppf(1 - alpha / 2, df)), float(res.pvalue)
             row[f"{m}_welch_df"] = df
         else:
-            q = Z
+            q = float(stats.norm.ppf(1 - alpha / 2))
             p = float(2 * stats.norm.sf(abs(a["mean"] - b["mean"]) / math.sqrt(a["se"] ** 2 + b["se"] ** 2)))
         for name, v in _compare(a, b, q).items():
             row[f"{m}_{name}"] = v
-        row[f"{m}_p_value"], row[f"{m}_is_significant"] = p, p < ALPHA
+        row[f"{m}_p_value"], row[f"{m}_is_significant"] = p, p < alpha
     for m, (y, x) in CUPED.items():
         for col in cols + ("theta", "variance_reduction"):
             row[f"{m}_cuped_{col}"] = None
         if _guard_ok(t, c, GUARD[m]):
-            row.update({f"{m}_cuped_{k}": v for k, v in _cuped(t, c, y, x).items()})
+            row.update({f"{m}_cuped_{k}": v for k, v in _cuped(t, c, y, x, alpha).items()})
     return row
 
 

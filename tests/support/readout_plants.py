@@ -2,10 +2,11 @@
 
 The generator's day makes realistic experiments; these make the cases a readout must survive without printing a
 wrong number: two identical arms (every test statistic exactly 0, so every p-value must be exactly 1), zero
-conversions in one arm against six in the other, no variance in a metric, one order against two, and splits of
-three and four visitors. Each is an experience of its own that the stand-in Metadata API serves (50/50, with a
-control), so the readout compares its arms; the reference (``readout_check``) reads the same sessions from the
-files, so every figure is still checked against numpy/scipy.
+conversions in one arm against six in the other, no variance in a metric, one order against two, splits of
+three and four visitors, and a guardrail metric (sessions per visitor) that drops. Each is an experience of its
+own that the stand-in Metadata API serves (50/50, with a control), so the readout compares its arms; the
+reference (``readout_check``) reads the same sessions from the files, so every figure is still checked against
+numpy/scipy.
 """
 
 from __future__ import annotations
@@ -52,8 +53,11 @@ PLANTS = (
     Plant(299103, "Planted one order vs two", _arm(120, {7: [25.0]}, two_sessions=60),
           _arm(120, {7: [25.0], 9: [35.0]}, two_sessions=60)),
     Plant(299104, "Planted tiny splits", _arm(3, {0: [40.0]}), _arm(4, {1: [12.5]}, two_sessions=2)),
+    # sessions per visitor falls from 1.5 to 1.1: a guardrail that is significantly worse
+    Plant(299105, "Planted guardrail drop", _arm(120, {i: [20.0] for i in range(6)}, two_sessions=60),
+          _arm(120, {i: [20.0] for i in range(6)}, two_sessions=12)),
 )
-TIE, SIX_VS_NONE, ONE_VS_TWO, TINY = PLANTS
+TIE, SIX_VS_NONE, ONE_VS_TWO, TINY, GUARDRAIL_DROP = PLANTS
 
 
 def _design(p: Plant) -> ExperienceDesign:

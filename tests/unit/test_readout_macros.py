@@ -78,10 +78,19 @@ def test_the_bh_reference_is_the_definition() -> None:
 
 @pytest.mark.parametrize(("name", "value"), [("experiment_multiple_testing", "bonferroni"),
                                              ("experiment_primary_metrics", ["conversion"]),
-                                             ("experiment_primary_metrics", "conversion_rate")])
+                                             ("experiment_primary_metrics", "conversion_rate"),
+                                             ("experiment_alpha", 0.7), ("experiment_alpha", 0)])
 def test_a_wrong_setting_stops_the_build(name: str, value: object) -> None:
     with pytest.raises(CompilerError, match=name):
         macros("duckdb", *FILES, variables={name: value}).experiment_readout_adjusted()
+
+
+@pytest.mark.parametrize(("alpha", "z"), [(0.05, 1.959963984540054), (0.1, 1.6448536269514722),
+                                          (0.01, 2.5758293035489004)])
+def test_the_level_sets_the_quantile_of_every_interval(alpha: float, z: float) -> None:
+    m = macros("duckdb", *FILES, variables={"experiment_alpha": alpha})
+    (got,), = duckdb.connect().execute(f"select cast({m.experiment_z()} as double)").fetchall()
+    assert got == pytest.approx(z, rel=1.2e-9)
 
 
 @pytest.mark.parametrize(("rule", "message"), [({"revenue": {"percentile": 1.5}}, "in \\(0, 1\\)"),

@@ -97,3 +97,17 @@ def test_t_quantile_matches_scipy(adapter: str) -> None:
     below = con.execute(f"select {render(adapter, 'stat_t_quantile_start', 'df', '0.05', '1.96')} from"
                         " (values (1.5), (null)) as g(df)".replace("double precision", "double")).fetchall()
     assert below == [(None,), (None,)]
+
+
+def test_normal_quantile_matches_scipy() -> None:
+    """Acklam's approximation, central region and both tails: within 1.2e-9 of scipy's norm.ppf."""
+    from scipy import stats
+    from support.sql_macros import macros
+
+    con = duckdb.connect()
+    for adapter in ("duckdb", "redshift"):
+        m = macros(adapter)
+        for p in (0.5, 0.6, 0.95, 0.975, 0.97575, 0.99, 0.995, 0.9995, 1 - 1e-7, 0.001, 0.02, 0.3):
+            sql = str(m.stat_normal_quantile(p)).replace("double precision", "double")
+            (got,), = con.execute(f"select cast({sql} as double)").fetchall()
+            assert got == pytest.approx(float(stats.norm.ppf(p)), rel=1.2e-9, abs=1e-15), (adapter, p)
