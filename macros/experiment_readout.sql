@@ -680,7 +680,7 @@ readout_rows as {{ stat_materialized() }} (
         {{ _when(ok, 'g.' ~ metric ~ '_welch_df') }} as {{ metric }}_welch_df,
         {%- endif %}
         {{ _when(ok, 'g.' ~ metric ~ '_p_value') }} as {{ metric }}_p_value,
-        {{ _when(ok, 'g.' ~ metric ~ '_p_value < ' ~ alpha) }} as {{ metric }}_is_significant,
+        {{ _when(ok, 'case when g.' ~ metric ~ '_p_value < ' ~ alpha ~ ' then true else false end') }} as {{ metric }}_is_significant,
         {%- endfor %}
 
         -- CUPED (pre-exposure outcome as covariate); relative interval on the log of 1 + lift
@@ -698,7 +698,7 @@ readout_rows as {{ stat_materialized() }} (
         {{ _when(rel_ok, 'g.' ~ metric ~ '_cuped_ratio * exp(' ~ z ~ ' * g.' ~ metric ~ '_cuped_rel_lift_se / g.' ~ metric ~ '_cuped_ratio) - 1.0') }}
           as {{ metric }}_cuped_rel_lift_ci_high,
         {{ _when(ok, 'g.' ~ metric ~ '_cuped_p_value') }} as {{ metric }}_cuped_p_value,
-        {{ _when(ok, 'g.' ~ metric ~ '_cuped_p_value < ' ~ alpha) }} as {{ metric }}_cuped_is_significant,
+        {{ _when(ok, 'case when g.' ~ metric ~ '_cuped_p_value < ' ~ alpha ~ ' then true else false end') }} as {{ metric }}_cuped_is_significant,
         {{ _when(ok, 'g.' ~ metric ~ '_cuped_variance_reduction') }} as {{ metric }}_cuped_variance_reduction,
         {%- endfor %}
 

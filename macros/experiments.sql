@@ -72,3 +72,26 @@
 {% macro _scov(n, sx, sy, sxy) -%}
   (case when {{ n }} >= 2 then ({{ sxy }} - {{ sx }} * {{ sy }} / {{ n }}) / ({{ n }} - 1.0) end)
 {%- endmacro %}
+
+{#-
+  The analysis window (var experiment_window_hours, default none): outcomes count from the first exposure up to
+  that many hours after it (sessions by start, purchases by time). experiment_window_end(exposed_at): its end,
+  NULL without a window. experiment_in_window(ts, exposed_at): ` and ts < end`, or nothing without a window.
+-#}
+{% macro experiment_window_hours() -%}
+  {%- set hours = var('experiment_window_hours', none) -%}
+  {%- if hours is not none and not (hours | int == hours and hours > 0) -%}
+    {{ exceptions.raise_compiler_error('var experiment_window_hours must be a whole number of hours above 0 (or none), got ' ~ hours) }}
+  {%- endif -%}
+  {{ return(hours) }}
+{%- endmacro %}
+
+{% macro experiment_window_end(exposed_at) -%}
+  {%- set hours = experiment_window_hours() -%}
+  {%- if hours is none -%}cast(null as {{ dbt.type_timestamp() }}){%- else -%}{{ dbt.dateadd('hour', hours | int, exposed_at) }}{%- endif -%}
+{%- endmacro %}
+
+{% macro experiment_in_window(ts, exposed_at) -%}
+  {%- set hours = experiment_window_hours() -%}
+  {%- if hours is not none %} and {{ ts }} < {{ dbt.dateadd('hour', hours | int, exposed_at) }}{% endif -%}
+{%- endmacro %}

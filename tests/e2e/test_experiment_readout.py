@@ -71,8 +71,11 @@ CAPPING_VARS = {"revenue": {"percentile": 0.999}, "orders": {"absolute": 2}, "se
 CAPPING = {y: next(iter(rule.items())) for y, rule in CAPPING_VARS.items()}
 ALPHA = 0.1
 """var experiment_alpha of the build (not the default 0.05: the level must reach every interval and test)."""
+WINDOW_HOURS = 6
+"""var experiment_window_hours of the build: outcomes up to 6 hours after the first exposure (the day's returning
+visitors come back later too, so the window cuts)."""
 DBT_VARS = {"experiment_capping": CAPPING_VARS, "experiment_guardrail_metrics": ["sessions_per_visitor"],
-            "experiment_alpha": ALPHA}
+            "experiment_alpha": ALPHA, "experiment_window_hours": WINDOW_HOURS}
 
 
 def _plain(visitor: str, start_ms: int, offers: dict[int, int]) -> dict[str, Any]:
@@ -115,7 +118,7 @@ def readout_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def reference(readout_data: Path) -> dict[str, Any]:
     sessions = read_sessions(readout_data, ACCOUNT)
     splits = {**split_info(CONFIG), **planted_split_info()}
-    visitors = exposures(sessions, splits)
+    visitors = exposures(sessions, splits, window_hours=WINDOW_HOURS)
     return {"sessions": sessions, "splits": splits, "visitors": visitors,
             "results": results(visitors, splits, capping=CAPPING, alpha=ALPHA)}
 

@@ -141,21 +141,24 @@ class Visitor:
     split_count: int
     sessions: list[Session] = field(default_factory=list)
     pre_days: int = 14
+    window_hours: int | None = None  # dbt var experiment_window_hours
 
     def outcomes(self, until: date | None = None) -> dict[str, float]:
         """Post-exposure outcomes (up to the end of `until`, by session start / purchase date) and pre-period ones."""
         out = dict.fromkeys(("sessions", "orders", "revenue", "page_views", "time_on_site", "pre_sessions",
                              "pre_orders", "pre_revenue"), 0.0)
         pre_start = self.first_exposed - self.pre_days * DAY_MS
+        end = None if self.window_hours is None else self.first_exposed + self.window_hours * 3_600_000
         for s in self.sessions:
-            if s.start >= self.first_session_start and (until is None or s.day <= until):
+            if s.start >= self.first_session_start and (until is None or s.day <= until) \
+                    and (end is None or s.start < end):
                 out["sessions"] += 1
                 out["page_views"] += s.page_views
                 out["time_on_site"] += s.time_on_site
             elif pre_start <= s.start < self.first_session_start:
                 out["pre_sessions"] += 1
             for t, value in s.purchases:
-                if t >= self.first_exposed and (until is None or _day(t) <= until):
+                if t >= self.first_exposed and (until is None or _day(t) <= until) and (end is None or t < end):
                     out["orders"] += 1
                     out["revenue"] += value
                 elif pre_start <= t < self.first_exposed:
@@ -166,8 +169,9 @@ class Visitor:
         return out
 
 
-def exposures(sessions: list[Session], splits: dict[int, SplitInfo], pre_days: int = 14) -> dict[tuple, Visitor]:
-    """(experience_key, visitor) -> Visitor, from the included sessions only."""
+def exposures(sessions: list[Session], splits: dict[int, SplitInfo], pre_days: int = 14,
+              window_hours: int | None = None) -> dict[tuple, Visitor]:
+    """(experience_key, visitor) -> Visitor, from the included sessions only (outcomes within `window_hours`)."""
     by_visitor: dict[str, list[Session]] = defaultdict(list)
     seen: dict[tuple[str, str], list[tuple[int, int, int]]] = defaultdict(list)
     for s in sessions:
@@ -180,7 +184,7 @@ def exposures(sessions: list[Session], splits: dict[int, SplitInfo], pre_days: i
     for (key, visitor), rows in seen.items():
         first_seen, first_start, split_id = min(rows)
         out[(key, visitor)] = Visitor(key, visitor, split_id, first_seen, first_start,
-                                      len({r[2] for r in rows}), by_visitor[visitor], pre_days)
+                                      len({r[2] for r in rows}), by_visitor[visitor], pre_days, window_hours)
     return out
 
 

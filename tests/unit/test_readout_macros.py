@@ -14,7 +14,7 @@ from scipy import stats
 from support.readout_check import METRICS, adjust_p_values
 from support.sql_macros import CompilerError, macros
 
-FILES = ("macros/statistics.sql", "macros/experiment_readout.sql")
+FILES = ("macros/statistics.sql", "macros/experiment_readout.sql", "macros/experiments.sql")
 ROWS = {  # (experience, split) -> p-values of conversion_rate, revenue_per_visitor, the rest NULL
     ("1", 11): (0.010, 0.040),
     ("1", 12): (0.030, 0.030),  # a tie with the row above
@@ -91,6 +91,19 @@ def test_the_level_sets_the_quantile_of_every_interval(alpha: float, z: float) -
     m = macros("duckdb", *FILES, variables={"experiment_alpha": alpha})
     (got,), = duckdb.connect().execute(f"select cast({m.experiment_z()} as double)").fetchall()
     assert got == pytest.approx(z, rel=1.2e-9)
+
+
+@pytest.mark.parametrize(("name", "value", "macro"), [("experiment_min_units_per_arm", 2, "experiment_min_units"),
+                                                     ("experiment_min_events_per_arm", 0, "experiment_min_events"),
+                                                     ("experiment_srm_alpha", 1.5, "experiment_srm_alpha"),
+                                                     ("experiment_window_hours", 0, "experiment_window_hours"),
+                                                     ("experiment_window_hours", 1.5, "experiment_window_hours")])
+def test_a_minimum_or_threshold_out_of_range_stops_the_build(name: str, value: float, macro: str) -> None:
+    """Below 3 units the Welch df can fall under 2 (where the t quantile is not accurate); below 1 event a mean
+    can be 0 and its log undefined."""
+    with pytest.raises(CompilerError, match=name):
+        getattr(macros("duckdb", *FILES, variables={name: value}), macro)()
+    assert getattr(macros("duckdb", *FILES), macro)() in (100, 5, 0.001, None)
 
 
 @pytest.mark.parametrize(("rule", "message"), [({"revenue": {"percentile": 1.5}}, "in \\(0, 1\\)"),
