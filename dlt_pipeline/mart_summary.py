@@ -8,9 +8,11 @@ The marts live in the dbt target schema (``analytics`` unless ``DBT_SCHEMA`` say
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 import duckdb
 
@@ -97,7 +99,9 @@ _READOUT_COLUMNS = (
     "conversion_rate_rel_lift_ci_high", "conversion_rate_p_value", "revenue_per_visitor",
     "revenue_per_visitor_rel_lift", "revenue_per_visitor_rel_lift_ci_low", "revenue_per_visitor_rel_lift_ci_high",
     "revenue_per_visitor_p_value", "revenue_per_visitor_cuped_rel_lift", "revenue_per_visitor_cuped_p_value",
-    "srm_p_value", "srm_detected", "readout_warning",
+    "srm_p_value", "srm_detected", "readout_warning", "split_warning", "revenue_cap", "revenue_capped_visitors",
+    "srm_threshold", "conversion_rate_p_value_adjusted", "revenue_per_visitor_p_value_adjusted",
+    "multiple_testing_method",
 )
 
 
@@ -128,35 +132,59 @@ def _p(p: float | None) -> str:
     return "p n/a" if p is None else ("p<0.0001" if p < 0.0001 else f"p={p:.4f}")
 
 
-def print_readout(experiments: list[dict], file=None) -> None:
-    """Experiences by name: visitors and conversion per split, lift vs control with 95 % CI and p-value, SRM."""
+def _adjusted(e: dict, metric: str) -> str:
+    """` (Holm p=...)` after a primary metric's p-value when it was corrected for multiple testing."""
+    p = e.get(f"{metric}_p_value_adjusted")
+    method = {"holm": "Holm", "bh": "BH"}.get(e.get("multiple_testing_method") or "")
+    return "" if p is None or method is None else f" ({method} {_p(p)})"
+
+
+def _split_line(e: dict) -> str:
+    """One split: visitors and conversion; against the control, the lifts with their CIs and p-values."""
+    role = "control" if e["is_control"] else "split"
+    line = (f"    {role:<7} {str(e['split_name'] or e['split_id']):<18} visitors {e['n_visitors']:>6,}"
+            f"  conv {e['conversion_rate']:6.2%}")
+    if e["control_split_id"] is not None and not e["is_control"]:
+        line += (f"  conv lift {_pct(e['conversion_rate_rel_lift'])}"
+                 f"{_ci(e['conversion_rate_rel_lift_ci_low'], e['conversion_rate_rel_lift_ci_high'])}"
+                 f" {_p(e['conversion_rate_p_value'])}{_adjusted(e, 'conversion_rate')}"
+                 f"  RPV lift {_pct(e['revenue_per_visitor_rel_lift'])}"
+                 f"{_ci(e['revenue_per_visitor_rel_lift_ci_low'], e['revenue_per_visitor_rel_lift_ci_high'])}"
+                 f" {_p(e['revenue_per_visitor_p_value'])}{_adjusted(e, 'revenue_per_visitor')}"
+                 f" (CUPED {_pct(e['revenue_per_visitor_cuped_rel_lift'])}"
+                 f" {_p(e['revenue_per_visitor_cuped_p_value'])})")
+    return line
+
+
+def print_readout(experiments: list[dict], file: TextIO | None = None) -> None:
+    """Experiences by name: visitors and conversion per split, lift vs control with 95 % CI and p-value, SRM.
+
+    Warnings stand under what they concern, each once: the experience's (``readout_warning``: SRM, no control,
+    visitors in two splits; the same on each of its rows) under its header line, a split's own
+    (``split_warning``: below the minimums, no variance) under that split's line.
+    """
     out = file or sys.stdout
     named = [e for e in experiments if e["experience_name"] is not None]
     if not named:
         return
     print("Experiment readout (unit: visitor, from first exposure on; docs/experiment_readout.md):", file=out)
-    current = None
-    for e in named:
-        if e["experience_key"] != current:
-            current = e["experience_key"]
-            srm = e["srm_p_value"]
-            flag = "SRM DETECTED" if e["srm_detected"] else "SRM ok"
-            print(f"  {e['experience_name']} (experience {current})  {flag} ({_p(srm)})", file=out)
-        role = "control" if e["is_control"] else "split"
-        line = (f"    {role:<7} {str(e['split_name'] or e['split_id']):<18} visitors {e['n_visitors']:>6,}"
-                f"  conv {e['conversion_rate']:6.2%}")
-        if e["control_split_id"] is not None and not e["is_control"]:
-            line += (f"  conv lift {_pct(e['conversion_rate_rel_lift'])}"
-                     f"{_ci(e['conversion_rate_rel_lift_ci_low'], e['conversion_rate_rel_lift_ci_high'])}"
-                     f" {_p(e['conversion_rate_p_value'])}"
-                     f"  RPV lift {_pct(e['revenue_per_visitor_rel_lift'])}"
-                     f"{_ci(e['revenue_per_visitor_rel_lift_ci_low'], e['revenue_per_visitor_rel_lift_ci_high'])}"
-                     f" {_p(e['revenue_per_visitor_p_value'])}"
-                     f" (CUPED {_pct(e['revenue_per_visitor_cuped_rel_lift'])}"
-                     f" {_p(e['revenue_per_visitor_cuped_p_value'])})")
-        print(line, file=out)
-        if e["readout_warning"] and (e["is_control"] or e["control_split_id"] is None):
-            print(f"      warning: {e['readout_warning']}", file=out)
+    for key, group in itertools.groupby(named, key=lambda e: e["experience_key"]):
+        rows = list(group)
+        first = rows[0]
+        flag = "SRM DETECTED" if first["srm_detected"] else "SRM ok"
+        threshold = f", threshold {first['srm_threshold']:g}" if first.get("srm_threshold") is not None else ""
+        print(f"  {first['experience_name']} (experience {key})  {flag} ({_p(first['srm_p_value'])}{threshold})",
+              file=out)
+        if first.get("revenue_cap") is not None:
+            capped = sum(e.get("revenue_capped_visitors") or 0 for e in rows)
+            print(f"    revenue per visitor capped at {first['revenue_cap']:,.2f} ({capped:,} visitor"
+                  f"{'' if capped == 1 else 's'} above it; var experiment_capping)", file=out)
+        if first["readout_warning"]:
+            print(f"    warning: {first['readout_warning']}", file=out)
+        for e in rows:
+            print(_split_line(e), file=out)
+            if e.get("split_warning"):
+                print(f"      warning: {e['split_warning']}", file=out)
     unnamed = [e for e in experiments if e["experience_name"] is None]
     if unnamed:
         print(f"  ({len(unnamed)} splits without metadata: per-split figures only, see experiment_results)", file=out)

@@ -4,7 +4,9 @@ Reads the sessions from the Session Stream files themselves (``generator.read_tr
 takes experiences, controls and traffic shares from the generator's design (what the Metadata API says), builds
 one row per (experience, visitor) with the rules of docs/experiment_readout.md, and computes every figure of
 ``experiment_results`` / ``experiment_results_daily`` with numpy and scipy (``ttest_ind(equal_var=False)``,
-``chisquare``, ``norm``, ``np.cov``). :func:`compare` checks the marts' rows against it to a relative tolerance.
+``chisquare``, ``norm``, ``t.ppf``, ``binomtest(...).proportion_ci(method="wilson")``, ``np.cov``), with the guards of
+docs/experiment_readout.md (a comparison is None below the minimums of units and events per arm, or without
+variance). :func:`compare` checks the marts' rows against it to a relative tolerance.
 
 Also the grid of the statistics macros (macros/statistics.sql) and scipy's values on it.
 """
@@ -25,7 +27,20 @@ from dlt_pipeline.synthetic.design import experience_design
 from dlt_pipeline.synthetic.generator import read_tree
 from support.sql_macros import render
 
-Z = stats.norm.ppf(0.975)
+ALPHA = 0.05
+"""dbt var experiment_alpha (default)."""
+MIN_UNITS = 100
+"""dbt var experiment_min_units_per_arm (default)."""
+MIN_EVENTS = 5
+"""dbt var experiment_min_events_per_arm (default): conversions for conversion rate, orders for the order metrics."""
+PRIMARY = ("conversion_rate", "revenue_per_visitor")
+"""dbt var experiment_primary_metrics (default): the metrics whose p-values are corrected for multiplicity."""
+CAPPABLE = ("revenue", "orders", "sessions")
+CAPPING = {"revenue": ("percentile", 0.999)}
+"""dbt var experiment_capping (default): revenue at its 99.9th percentile per experience."""
+GUARD = {"conversion_rate": "converted", "revenue_per_visitor": "orders", "orders_per_visitor": "orders",
+         "sessions_per_visitor": None, "average_order_value": "orders"}
+"""The events each metric's comparison needs (None: units only)."""
 DAY_MS = 86_400_000
 CAP = 1000
 METRICS = ("conversion_rate", "revenue_per_visitor", "orders_per_visitor", "sessions_per_visitor",
@@ -126,21 +141,24 @@ class Visitor:
     split_count: int
     sessions: list[Session] = field(default_factory=list)
     pre_days: int = 14
+    window_hours: int | None = None  # dbt var experiment_window_hours
 
     def outcomes(self, until: date | None = None) -> dict[str, float]:
         """Post-exposure outcomes (up to the end of `until`, by session start / purchase date) and pre-period ones."""
         out = dict.fromkeys(("sessions", "orders", "revenue", "page_views", "time_on_site", "pre_sessions",
                              "pre_orders", "pre_revenue"), 0.0)
         pre_start = self.first_exposed - self.pre_days * DAY_MS
+        end = None if self.window_hours is None else self.first_exposed + self.window_hours * 3_600_000
         for s in self.sessions:
-            if s.start >= self.first_session_start and (until is None or s.day <= until):
+            if s.start >= self.first_session_start and (until is None or s.day <= until) \
+                    and (end is None or s.start < end):
                 out["sessions"] += 1
                 out["page_views"] += s.page_views
                 out["time_on_site"] += s.time_on_site
             elif pre_start <= s.start < self.first_session_start:
                 out["pre_sessions"] += 1
             for t, value in s.purchases:
-                if t >= self.first_exposed and (until is None or _day(t) <= until):
+                if t >= self.first_exposed and (until is None or _day(t) <= until) and (end is None or t < end):
                     out["orders"] += 1
                     out["revenue"] += value
                 elif pre_start <= t < self.first_exposed:
@@ -151,8 +169,9 @@ class Visitor:
         return out
 
 
-def exposures(sessions: list[Session], splits: dict[int, SplitInfo], pre_days: int = 14) -> dict[tuple, Visitor]:
-    """(experience_key, visitor) -> Visitor, from the included sessions only."""
+def exposures(sessions: list[Session], splits: dict[int, SplitInfo], pre_days: int = 14,
+              window_hours: int | None = None) -> dict[tuple, Visitor]:
+    """(experience_key, visitor) -> Visitor, from the included sessions only (outcomes within `window_hours`)."""
     by_visitor: dict[str, list[Session]] = defaultdict(list)
     seen: dict[tuple[str, str], list[tuple[int, int, int]]] = defaultdict(list)
     for s in sessions:
@@ -165,11 +184,37 @@ def exposures(sessions: list[Session], splits: dict[int, SplitInfo], pre_days: i
     for (key, visitor), rows in seen.items():
         first_seen, first_start, split_id = min(rows)
         out[(key, visitor)] = Visitor(key, visitor, split_id, first_seen, first_start,
-                                      len({r[2] for r in rows}), by_visitor[visitor], pre_days)
+                                      len({r[2] for r in rows}), by_visitor[visitor], pre_days, window_hours)
     return out
 
 
 # ------------------------------------------------------------------------------------------------ statistics
+
+
+def _winsorised(values: dict[tuple[str, int], dict[str, np.ndarray]], capping: dict[str, tuple[str, float]]
+                ) -> tuple[dict[tuple[str, int], dict[str, np.ndarray]], dict[tuple[str, str], tuple[float, dict]]]:
+    """Winsorised arm values: each capped outcome at min(value, cap), the cap per experience over its pooled arms
+    (``np.percentile``, linear, rounded up for counts) or absolute; pre_revenue at revenue's cap. Also
+    (experience, outcome) -> (cap, {split: visitors above it}). The percentile is over the values above 0
+    (Statsig's definition); without any, nothing is capped."""
+    caps: dict[tuple[str, str], tuple[float, dict]] = {}
+    out = {k: dict(a) for k, a in values.items()}
+    for key in {k for k, _ in values}:
+        arms = {sid: a for (k, sid), a in values.items() if k == key}
+        for y, (kind, value) in capping.items():
+            pooled = np.concatenate([a[y] for a in arms.values()])
+            pooled = pooled[pooled > 0]
+            if kind == "percentile" and not len(pooled):
+                continue
+            cap = float(value) if kind == "absolute" else float(np.percentile(pooled, value * 100))
+            if kind == "percentile" and y != "revenue":
+                cap = float(math.ceil(cap))
+            caps[(key, y)] = (cap, {sid: int((a[y] > cap).sum()) for sid, a in arms.items()})
+            for sid, a in arms.items():
+                out[(key, sid)][y] = np.minimum(a[y], cap)
+                if y == "revenue":
+                    out[(key, sid)]["pre_revenue"] = np.minimum(a["pre_revenue"], cap)
+    return out, caps
 
 
 def _arm_values(visitors: list[Visitor], until: date | None) -> dict[str, np.ndarray]:
@@ -177,53 +222,69 @@ def _arm_values(visitors: list[Visitor], until: date | None) -> dict[str, np.nda
     return {k: np.array([r[k] for r in rows], dtype=float) for k in rows[0]}
 
 
-def _mean_stats(x: np.ndarray, proportion: bool = False) -> dict[str, float | None]:
+def _mean_stats(x: np.ndarray, proportion: bool = False, alpha: float = ALPHA) -> dict[str, float | None]:
+    """Mean, sd, se and the per-split interval: Wilson for a proportion, mean ± t(n-1)·se from MIN_UNITS on."""
     n = len(x)
     m = float(np.mean(x))
     if proportion:
         var = m * (1 - m)
         se = math.sqrt(var / n)
+        ci = stats.binomtest(int(x.sum()), n).proportion_ci(confidence_level=1 - alpha, method="wilson")
+        lo, hi = float(ci.low), float(ci.high)
     else:
         var = float(np.var(x, ddof=1)) if n >= 2 else None
         se = math.sqrt(var / n) if var is not None else None
-    return {"mean": m, "sd": math.sqrt(var) if var is not None else None, "se": se}
+        q = float(stats.t.ppf(1 - alpha / 2, n - 1)) if n >= MIN_UNITS else None
+        lo, hi = (m - q * se, m + q * se) if q is not None and se is not None else (None, None)
+    return {"mean": m, "sd": math.sqrt(var) if var is not None else None, "se": se, "ci_low": lo, "ci_high": hi}
 
 
-def _ratio_stats(num: np.ndarray, den: np.ndarray) -> dict[str, float | None]:
+def _ratio_stats(num: np.ndarray, den: np.ndarray, alpha: float = ALPHA) -> dict[str, float | None]:
     """Average order value: sum(revenue)/sum(orders), delta-method SE from the visitor-level covariance."""
     n = len(num)
     if den.sum() == 0:
-        return {"mean": None, "se": None}
+        return {"mean": None, "se": None, "ci_low": None, "ci_high": None}
     r = float(num.sum() / den.sum())
     if n < 2:
-        return {"mean": r, "se": None}
+        return {"mean": r, "se": None, "ci_low": None, "ci_high": None}
     cov = np.cov(num, den, ddof=1)
     my = den.mean()
-    var = (cov[0, 0] / my**2 - 2 * r * cov[0, 1] / my**2 + r**2 * cov[1, 1] / my**2) / n
-    return {"mean": r, "se": math.sqrt(max(var, 0.0))}
+    num = cov[0, 0] - 2 * r * cov[0, 1] + r**2 * cov[1, 1]
+    # one value for every order: the terms cancel in theory, float noise in practice (the marts' rule too)
+    se = 0.0 if num <= 1e-10 * (cov[0, 0] + r**2 * cov[1, 1]) else math.sqrt(num / my**2 / n)
+    ok = n >= MIN_UNITS and den.sum() >= MIN_EVENTS
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    return {"mean": r, "se": se, "ci_low": r - z * se if ok else None, "ci_high": r + z * se if ok else None}
 
 
-def _none_ok(f: Any, *args: Any) -> Any:  # noqa: ANN401
-    return None if any(a is None for a in args) else f(*args)
-
-
-def _compare(t: dict, c: dict) -> dict[str, float | None]:
-    """Difference, its SE, relative lift and its delta-method SE for one metric."""
-    out: dict[str, float | None] = dict.fromkeys(("abs_lift", "se_diff", "rel_lift", "rel_lift_se"))
-    if t["mean"] is None or c["mean"] is None:
-        return out
+def _compare(t: dict, c: dict, q: float | None) -> dict[str, float | None]:
+    """Difference, its SE and interval (± q·se), relative lift and its interval on the log of the ratio."""
+    out: dict[str, float | None] = dict.fromkeys(("abs_lift", "se_diff", "abs_lift_ci_low", "abs_lift_ci_high",
+                                                  "rel_lift", "rel_lift_ci_low", "rel_lift_ci_high"))
     out["abs_lift"] = t["mean"] - c["mean"]
-    if t["se"] is not None and c["se"] is not None:
-        out["se_diff"] = math.sqrt(t["se"] ** 2 + c["se"] ** 2)
-    if c["mean"] != 0:
-        out["rel_lift"] = t["mean"] / c["mean"] - 1
-        if t["se"] is not None and c["se"] is not None:
-            out["rel_lift_se"] = math.sqrt(t["se"] ** 2 / c["mean"] ** 2
-                                           + c["se"] ** 2 * t["mean"] ** 2 / c["mean"] ** 4)
+    out["se_diff"] = math.sqrt(t["se"] ** 2 + c["se"] ** 2)
+    out["abs_lift_ci_low"] = out["abs_lift"] - q * out["se_diff"]
+    out["abs_lift_ci_high"] = out["abs_lift"] + q * out["se_diff"]
+    if c["mean"] == 0:
+        return out
+    ratio = t["mean"] / c["mean"]
+    out["rel_lift"] = ratio - 1
+    if t["mean"] > 0 and c["mean"] > 0:
+        se_log = math.sqrt(t["se"] ** 2 / t["mean"] ** 2 + c["se"] ** 2 / c["mean"] ** 2)
+        out["rel_lift_ci_low"] = ratio * math.exp(-q * se_log) - 1
+        out["rel_lift_ci_high"] = ratio * math.exp(q * se_log) - 1
     return out
 
 
-def _cuped(t: dict[str, np.ndarray], c: dict[str, np.ndarray], y: str, x: str) -> dict[str, float | None]:
+def _guard_ok(t: dict[str, np.ndarray], c: dict[str, np.ndarray], events: str | None) -> bool:
+    """Both arms have MIN_UNITS visitors and, for metrics with events, MIN_EVENTS of them."""
+    if len(t["converted"]) < MIN_UNITS or len(c["converted"]) < MIN_UNITS:
+        return False
+    return events is None or (t[events].sum() >= MIN_EVENTS and c[events].sum() >= MIN_EVENTS)
+
+
+def _cuped(t: dict[str, np.ndarray], c: dict[str, np.ndarray], y: str, x: str,
+           alpha: float = ALPHA) -> dict[str, float | None]:
     """CUPED with theta from the pooled arms (GrowthBook's compute_theta and relative-lift variance)."""
     yy, xx = np.concatenate([t[y], c[y]]), np.concatenate([t[x], c[x]])
     var_x = float(np.var(xx, ddof=1)) if len(xx) >= 2 else 0.0
@@ -241,20 +302,29 @@ def _cuped(t: dict[str, np.ndarray], c: dict[str, np.ndarray], y: str, x: str) -
     myc, mxc, vyc, vxc, covc, vac = arm(c)
     diff = (myt - theta * mxt) - (myc - theta * mxc)
     se = math.sqrt(vat / nt + vac / nc)
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    if se == 0:
+        return {}
     out: dict[str, float | None] = {"theta": theta, "abs_lift": diff, "se_diff": se,
-                                    "p_value": float(2 * stats.norm.sf(abs(diff / se))) if se > 0 else None,
+                                    "abs_lift_ci_low": diff - z * se, "abs_lift_ci_high": diff + z * se,
+                                    "p_value": float(2 * stats.norm.sf(abs(diff / se))),
                                     "variance_reduction": 1 - (vat / nt + vac / nc) / (vyt / nt + vyc / nc)
                                     if (vyt / nt + vyc / nc) > 0 else None}
-    if myc != 0:
-        v_ctrl = vyc * myt**2 / myc**2 - 2 * theta * covc * myt / myc + theta**2 * vxc
-        v_rel = vat / (nt * myc**2) + v_ctrl / (nc * myc**2)
-        out["rel_lift"] = diff / myc
-        out["rel_lift_se"] = math.sqrt(max(v_rel, 0.0))
+    out["is_significant"] = out["p_value"] < alpha
+    if myc == 0:
+        return out
+    v_ctrl = vyc * myt**2 / myc**2 - 2 * theta * covc * myt / myc + theta**2 * vxc
+    se_rel = math.sqrt(max(vat / (nt * myc**2) + v_ctrl / (nc * myc**2), 0.0))
+    out["rel_lift"] = diff / myc
+    ratio = 1 + diff / myc
+    out["rel_lift_ci_low"] = ratio * math.exp(-z * se_rel / ratio) - 1 if ratio > 0 else None
+    out["rel_lift_ci_high"] = ratio * math.exp(z * se_rel / ratio) - 1 if ratio > 0 else None
     return out
 
 
-def results(visitors: dict[tuple, Visitor], splits: dict[int, SplitInfo],
-            until: date | None = None) -> dict[tuple[str, int], dict[str, Any]]:
+def results(visitors: dict[tuple, Visitor], splits: dict[int, SplitInfo], until: date | None = None,
+            capping: dict[str, tuple[str, float]] | None = CAPPING, primary: tuple[str, ...] = PRIMARY,
+            method: str = "holm", alpha: float = ALPHA) -> dict[tuple[str, int], dict[str, Any]]:
     """(experience_key, split_id) -> every column of experiment_results that the check compares."""
     arms: dict[tuple[str, int], list[Visitor]] = defaultdict(list)
     multi: dict[str, int] = defaultdict(int)
@@ -265,13 +335,13 @@ def results(visitors: dict[tuple, Visitor], splits: dict[int, SplitInfo],
             multi[v.experience_key] += 1
         else:
             arms[(v.experience_key, v.split_id)].append(v)
-    values = {k: _arm_values(vs, until) for k, vs in arms.items()}
+    values, caps = _winsorised({k: _arm_values(vs, until) for k, vs in arms.items()}, capping or {})
     per_arm = {}
     for k, a in values.items():
         per_arm[k] = {
-            "conversion_rate": _mean_stats(a["converted"], proportion=True),
-            **{m: _mean_stats(a[col]) for m, col in MEANS.items()},
-            "average_order_value": _ratio_stats(a["revenue"], a["orders"]),
+            "conversion_rate": _mean_stats(a["converted"], proportion=True, alpha=alpha),
+            **{m: _mean_stats(a[col], alpha=alpha) for m, col in MEANS.items()},
+            "average_order_value": _ratio_stats(a["revenue"], a["orders"], alpha=alpha),
         }
     controls: dict[str, int] = {}
     for sid, info in sorted(splits.items()):
@@ -286,66 +356,86 @@ def results(visitors: dict[tuple, Visitor], splits: dict[int, SplitInfo],
                                "sum_pre_revenue": a["pre_revenue"].sum(), "sum_pre_converted": a["pre_converted"].sum(),
                                "sum_revenue_x_pre_revenue": (a["revenue"] * a["pre_revenue"]).sum(),
                                "experience_multi_split_visitors": multi.get(key, 0)}
+        for y in CAPPABLE:
+            cap, was = caps.get((key, y), (None, {}))
+            row[f"{y}_cap"], row[f"{y}_capped_visitors"] = cap, int(was.get(sid, 0))
         for m in METRICS:
             st = per_arm[(key, sid)][m]
             row[m] = st["mean"]
             row[f"{m}_se"] = st["se"]
             if "sd" in st:
                 row[f"{m}_sd"] = st["sd"]
-            row[f"{m}_ci_low"] = _none_ok(lambda mu, se: mu - Z * se, st["mean"], st["se"])
-            row[f"{m}_ci_high"] = _none_ok(lambda mu, se: mu + Z * se, st["mean"], st["se"])
+            row[f"{m}_ci_low"], row[f"{m}_ci_high"] = st["ci_low"], st["ci_high"]
         ctrl = controls.get(key)
         if ctrl is not None and ctrl != sid and (key, ctrl) in values:
-            c = values[(key, ctrl)]
-            for m in METRICS:
-                cmp = _compare(per_arm[(key, sid)][m], per_arm[(key, ctrl)][m])
-                for name, v in cmp.items():
-                    if name != "rel_lift_se":
-                        row[f"{m}_{name}"] = v
-                row[f"{m}_abs_lift_ci_low"] = _none_ok(lambda d, s: d - Z * s, cmp["abs_lift"], cmp["se_diff"])
-                row[f"{m}_abs_lift_ci_high"] = _none_ok(lambda d, s: d + Z * s, cmp["abs_lift"], cmp["se_diff"])
-                row[f"{m}_rel_lift_ci_low"] = _none_ok(lambda d, s: d - Z * s, cmp["rel_lift"], cmp["rel_lift_se"])
-                row[f"{m}_rel_lift_ci_high"] = _none_ok(lambda d, s: d + Z * s, cmp["rel_lift"], cmp["rel_lift_se"])
-            row.update(_p_values(a, c, per_arm[(key, sid)], per_arm[(key, ctrl)]))
-            for m, (y, x) in CUPED.items():
-                cu = _cuped(a, c, y, x)
-                for lift in ("abs_lift", "rel_lift"):
-                    se = cu.get("se_diff" if lift == "abs_lift" else "rel_lift_se")
-                    cu[f"{lift}_ci_low"] = _none_ok(lambda d, s: d - Z * s, cu.get(lift), se)
-                    cu[f"{lift}_ci_high"] = _none_ok(lambda d, s: d + Z * s, cu.get(lift), se)
-                cu.pop("rel_lift_se", None)
-                for name, v in cu.items():
-                    row[f"{m}_cuped_{name}"] = v
+            row.update(_comparisons(a, values[(key, ctrl)], per_arm[(key, sid)], per_arm[(key, ctrl)], alpha))
         row.update(srm.get(key, {}))
         out[(key, sid)] = row
-    return out
+    return adjust_p_values(out, primary, method, alpha)
 
 
-def _p_values(t: dict[str, np.ndarray], c: dict[str, np.ndarray], st: dict, sc: dict) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def adjust_p_values(rows: dict[tuple[str, int], dict[str, Any]], primary: tuple[str, ...],
+                    method: str, alpha: float = ALPHA) -> dict[tuple[str, int], dict[str, Any]]:
+    """Holm (numpy, from the definition) or Benjamini-Hochberg (scipy's false_discovery_control) over each
+    experience's family: the non-None p-values of the primary metrics over its splits."""
+    for row in rows.values():
+        row["multiple_testing_method"], row["multiple_testing_family_size"] = method, None
+        for m in METRICS:
+            row[f"{m}_p_value_adjusted"] = row[f"{m}_is_significant_adjusted"] = None
+    for key in {k for k, _ in rows}:
+        family = [((key, sid), m) for (k, sid), row in rows.items() if k == key for m in primary
+                  if row.get(f"{m}_p_value") is not None]
+        if not family:
+            continue
+        p = np.array([rows[k][f"{m}_p_value"] for k, m in family])
+        if method == "bh":
+            adjusted = stats.false_discovery_control(p, method="bh")
+        elif method == "holm":
+            order = np.argsort(p, kind="stable")
+            stepped = np.maximum.accumulate((len(p) - np.arange(len(p))) * p[order])
+            adjusted = np.empty_like(p)
+            adjusted[order] = np.minimum(stepped, 1.0)
+        else:
+            adjusted = p
+        for ((k, m), a) in zip(family, adjusted, strict=True):
+            rows[k][f"{m}_p_value_adjusted"], rows[k][f"{m}_is_significant_adjusted"] = float(a), a < alpha
+        for (k, _), row in rows.items():
+            if k == key:
+                row["multiple_testing_family_size"] = len(family)
+    return rows
+
+
+def _comparisons(t: dict[str, np.ndarray], c: dict[str, np.ndarray], st: dict, sc: dict,
+                 alpha: float = ALPHA) -> dict[str, Any]:
+    """Every comparison column of one treatment row: None where a guard fails, else lift, intervals, p-value."""
+    row: dict[str, Any] = {}
+    cols = ("abs_lift", "se_diff", "abs_lift_ci_low", "abs_lift_ci_high", "rel_lift", "rel_lift_ci_low",
+            "rel_lift_ci_high", "p_value", "is_significant")
     nt, nc = len(t["converted"]), len(c["converted"])
-    pooled = (t["converted"].sum() + c["converted"].sum()) / (nt + nc)
-    se_pool = math.sqrt(pooled * (1 - pooled) * (1 / nt + 1 / nc))
-    out["conversion_rate_p_value"] = (
-        float(2 * stats.norm.sf(abs(t["converted"].mean() - c["converted"].mean()) / se_pool)) if se_pool > 0 else None)
-    for m, col in MEANS.items():
-        p = None
-        df = None
-        if nt >= 2 and nc >= 2 and (np.var(t[col]) > 0 or np.var(c[col]) > 0):
-            res = stats.ttest_ind(t[col], c[col], equal_var=False)
-            p = float(res.pvalue)
-            vt, vc = np.var(t[col], ddof=1) / nt, np.var(c[col], ddof=1) / nc
-            df = float((vt + vc) ** 2 / (vt**2 / (nt - 1) + vc**2 / (nc - 1)))
-        out[f"{m}_p_value"] = p
-        out[f"{m}_welch_df"] = df
-    at, ac = st["average_order_value"], sc["average_order_value"]
-    p = None
-    if at["mean"] is not None and ac["mean"] is not None and (at["se"] ** 2 + ac["se"] ** 2) > 0:
-        p = float(2 * stats.norm.sf(abs(at["mean"] - ac["mean"]) / math.sqrt(at["se"] ** 2 + ac["se"] ** 2)))
-    out["average_order_value_p_value"] = p
     for m in METRICS:
-        out[f"{m}_is_significant"] = None if out[f"{m}_p_value"] is None else out[f"{m}_p_value"] < 0.05
-    return out
+        for col in cols + (("welch_df",) if m in MEANS else ()):
+            row[f"{m}_{col}"] = None
+        a, b = st[m], sc[m]
+        if not _guard_ok(t, c, GUARD[m]) or not (a["se"] ** 2 + b["se"] ** 2) > 0:
+            continue
+        if m in MEANS:
+            res = stats.ttest_ind(t[MEANS[m]], c[MEANS[m]], equal_var=False)
+            vt, vc = np.var(t[MEANS[m]], ddof=1) / nt, np.var(c[MEANS[m]], ddof=1) / nc
+            df = float((vt + vc) ** 2 / (vt**2 / (nt - 1) + vc**2 / (nc - 1)))
+            q, p = float(stats.t.ppf(1 - alpha / 2, df)), float(res.pvalue)
+            row[f"{m}_welch_df"] = df
+        else:
+            q = float(stats.norm.ppf(1 - alpha / 2))
+            p = float(2 * stats.norm.sf(abs(a["mean"] - b["mean"]) / math.sqrt(a["se"] ** 2 + b["se"] ** 2)))
+        for name, v in _compare(a, b, q).items():
+            row[f"{m}_{name}"] = v
+        row[f"{m}_p_value"], row[f"{m}_is_significant"] = p, p < alpha
+    for m, (y, x) in CUPED.items():
+        for col in cols + ("theta", "variance_reduction"):
+            row[f"{m}_cuped_{col}"] = None
+        if _guard_ok(t, c, GUARD[m]):
+            row.update({f"{m}_cuped_{k}": v for k, v in _cuped(t, c, y, x, alpha).items()})
+    return row
 
 
 def _srm(values: dict[tuple[str, int], dict[str, np.ndarray]], splits: dict[int, SplitInfo]) -> dict[str, dict]:
@@ -400,18 +490,49 @@ def compare(got: dict[tuple[str, int], dict[str, Any]], want: dict[tuple[str, in
     for k in sorted(set(got) & set(want)):
         for col, w in want[k].items():
             g = got[k].get(col, "<missing column>")
-            if not _same(g, w, rel, col):
+            if not _same(g, w, rel, col, _width(want[k], col)):
                 problems.append(f"{k} {col}: marts {g!r} != reference {w!r}")
     return problems
 
 
-def _same(g: Any, w: Any, rel: float, col: str) -> bool:  # noqa: ANN401
-    if isinstance(g, str):
-        return False
+def max_difference(got: dict[tuple, dict[str, Any]], want: dict[tuple, dict[str, Any]]) -> tuple[float, float, str]:
+    """Largest absolute and relative difference over every numeric figure both sides have (for the record; an
+    interval's bound relative to the interval's width, as :func:`compare` judges it; values below 1e-9 only
+    count absolutely)."""
+    worst_abs = worst_rel = 0.0
+    where = ""
+    for k in set(got) & set(want):
+        for col, w in want[k].items():
+            g = got[k].get(col)
+            if g is None or w is None or isinstance(w, bool | np.bool_) or isinstance(g, str | bool):
+                continue
+            d = abs(float(g) - float(w))
+            worst_abs = max(worst_abs, d)
+            scale = max(abs(float(w)), _width(want[k], col) or 0.0)  # a bound: relative to its interval
+            if scale > 1e-9 and d / scale > worst_rel:
+                worst_rel, where = d / scale, f"{k} {col}: {g!r} vs {w!r}"
+    return worst_abs, worst_rel, where
+
+
+def _width(row: dict[str, Any], col: str) -> float | None:
+    """Width of the interval `col` bounds (None when `col` is no bound or the interval is missing)."""
+    for end, other in (("_ci_low", "_ci_high"), ("_ci_high", "_ci_low")):
+        if col.endswith(end):
+            lo, hi = row.get(col), row.get(col[: -len(end)] + other)
+            return abs(float(hi) - float(lo)) if lo is not None and hi is not None else None
+    return None
+
+
+def _same(g: Any, w: Any, rel: float, col: str, width: float | None = None) -> bool:  # noqa: ANN401
+    if isinstance(g, str) or isinstance(w, str):
+        return g == w
     if w is None or g is None:
         return g is None and w is None
     if isinstance(w, bool | np.bool_):
         return bool(g) == bool(w)
+    if width is not None:
+        # an interval's bound: its error is relative to the interval (a bound near 0 has no relative precision)
+        return math.isclose(float(g), float(w), rel_tol=rel, abs_tol=rel * width)
     g, w = float(g), float(w)
     # p-values: relative only; average order value: a degenerate delta-method variance (one order, equal ratios)
     # is 0 up to float cancellation (~1e-6 dollars after the square root) in either computation

@@ -15,6 +15,7 @@
   for the life of its cookie, so its sessions are not independent. Experience: `dim_splits.experience_id`; a
   split the metadata does not know is an experience of its own (`experience_key` 'split-<id>').
   Window: post-exposure outcomes count every session of the visitor from the session of its first exposure on
+  (up to var experiment_window_hours after the first exposure when set: sessions by start, purchases by time)
   (page views, time on site: whole sessions) and every purchase at or after the first exposure time (so a
   purchase earlier in the exposure session is pre-exposure). Stealth and capped sessions are left out by
   default (vars experiment_exclude_stealth / experiment_exclude_capped), for exposures and outcomes alike.
@@ -43,11 +44,14 @@ session_outcomes as (
     select
         firsts.experience_key,
         firsts.visitor_id,
-        sum(case when sessions.session_start_at >= firsts.first_exposure_session_start_at then 1 else 0 end)
+        sum(case when sessions.session_start_at >= firsts.first_exposure_session_start_at
+                 {{- experiment_in_window('sessions.session_start_at', 'firsts.first_exposed_at') }} then 1 else 0 end)
             as sessions,
         sum(case when sessions.session_start_at >= firsts.first_exposure_session_start_at
+                 {{- experiment_in_window('sessions.session_start_at', 'firsts.first_exposed_at') }}
                  then sessions.page_views else 0 end) as page_views,
         sum(case when sessions.session_start_at >= firsts.first_exposure_session_start_at
+                 {{- experiment_in_window('sessions.session_start_at', 'firsts.first_exposed_at') }}
                  then sessions.time_on_site_seconds else 0 end) as time_on_site_seconds,
         sum(case when sessions.session_start_at < firsts.first_exposure_session_start_at then 1 else 0 end)
             as pre_sessions,
@@ -68,8 +72,10 @@ purchase_outcomes as (
     select
         firsts.experience_key,
         firsts.visitor_id,
-        sum(case when purchases.purchased_at >= firsts.first_exposed_at then 1 else 0 end) as orders,
         sum(case when purchases.purchased_at >= firsts.first_exposed_at
+                 {{- experiment_in_window('purchases.purchased_at', 'firsts.first_exposed_at') }} then 1 else 0 end) as orders,
+        sum(case when purchases.purchased_at >= firsts.first_exposed_at
+                 {{- experiment_in_window('purchases.purchased_at', 'firsts.first_exposed_at') }}
                  then purchases.purchase_value else 0 end) as revenue,
         sum(case when purchases.purchased_at < firsts.first_exposed_at then 1 else 0 end) as pre_orders,
         sum(case when purchases.purchased_at < firsts.first_exposed_at
@@ -90,6 +96,7 @@ final as (
         firsts.visitor_id,
         firsts.split_id,
         firsts.first_exposed_at,
+        {{ experiment_window_end('firsts.first_exposed_at') }} as analysis_window_end_at,
         firsts.first_exposure_date,
         firsts.first_exposure_session_id,
         firsts.split_count,

@@ -13,7 +13,7 @@
   variances from the vendor's *_ss fields (sum of squares per session). Use it to reconcile with the Monetate UI;
   decide on experiment_results: a visitor's sessions are not independent, so these intervals are too narrow.
 -#}
-{%- set z = stat_z_975() -%}
+{%- set z = experiment_z() -%}
 with sessions as (
 
     select

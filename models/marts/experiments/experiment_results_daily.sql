@@ -57,6 +57,7 @@ session_increments as (
     inner join sessions as first_session
         on first_session.session_id = exposures.first_exposure_session_id
     where sessions.session_start_at >= first_session.session_start_at
+        {{- experiment_in_window('sessions.session_start_at', 'exposures.first_exposed_at') }}
     group by exposures.experience_key, exposures.visitor_id, sessions.session_date
 
 ),
@@ -76,6 +77,7 @@ purchase_increments as (
     inner join purchases
         on purchases.visitor_id = exposures.visitor_id
        and purchases.purchased_at >= exposures.first_exposed_at
+       {{- experiment_in_window('purchases.purchased_at', 'exposures.first_exposed_at') }}
     group by exposures.experience_key, exposures.visitor_id, purchases.purchase_date
 
 ),
