@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import duckdb
@@ -33,11 +32,19 @@ def _hold(path: Path, seconds: float) -> subprocess.Popen[str]:
     return proc
 
 
-def _dbt_run(path: Path, wait: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _dbt_env(path: Path, wait: str) -> dict[str, str]:
     env = loader_env({"SESSION_STREAM_DUCKDB": str(path), "SESSION_STREAM__LOCK_WAIT_SECONDS": wait})
     env.pop("DBT_TARGET", None)
-    return subprocess.run([sys.executable, str(REPO / "dlt_pipeline" / "dbt_run.py"), *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    return env
+
+
+def _dbt_argv(*args: str) -> list[str]:
+    return [sys.executable, str(REPO / "dlt_pipeline" / "dbt_run.py"), *args]
+
+
+def _dbt_run(path: Path, wait: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(_dbt_argv(*args), cwd=REPO, env=_dbt_env(path, wait), capture_output=True, text=True,
+                          timeout=120, check=False)
 
 
 def test_held_duckdb_file_stops_dbt_with_one_line_naming_the_holder(tmp_path: Path) -> None:
@@ -56,12 +63,23 @@ def test_held_duckdb_file_stops_dbt_with_one_line_naming_the_holder(tmp_path: Pa
 
 
 def test_dbt_runs_once_the_holder_lets_go(tmp_path: Path) -> None:
+    """The holder lets go only once the wrapper said it waits for it (no race with a slow start), then dbt runs."""
     path = tmp_path / "warehouse.duckdb"
     duckdb.connect(str(path)).close()
-    holder = _hold(path, 1.5)
-    started = time.monotonic()
-    proc = _dbt_run(path, "30", "--version")
-    holder.communicate()
-    assert proc.returncode == 0, proc.stderr
-    assert "is held by" in proc.stderr and "Core" in proc.stdout, proc.stdout + proc.stderr
-    assert time.monotonic() - started >= 1.0
+    holder = _hold(path, 120)
+    proc = subprocess.Popen(_dbt_argv("--version"), cwd=REPO, env=_dbt_env(path, "60"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        said = ""
+        while "is held by" not in said:  # blocks until the wrapper reports the holder (or ends)
+            line = proc.stderr.readline()
+            assert line, f"the wrapper ended without saying it waits: {said}"
+            said += line
+        assert f"PID {holder.pid}" in said, said
+    finally:
+        holder.kill()
+        holder.communicate()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, said + err
+    assert "Core" in out, out + err
