@@ -25,7 +25,7 @@ from dlt_pipeline.synthetic.design import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from dlt_pipeline.synthetic.generator import GeneratorConfig
+    from dlt_pipeline.synthetic.generator_config import GeneratorConfig
 
 __all__ = ["RESOURCES", "metadata_catalog"]
 
