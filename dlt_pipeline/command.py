@@ -24,13 +24,14 @@ from dlt_pipeline import exit_codes as codes
 from dlt_pipeline import run_history, startup_gc, termination
 from dlt_pipeline.duckdb_access import DuckDBLocked, is_lock_error, locked_message, release_held, wait_for_file
 from dlt_pipeline.exception_chain import chain_has, first_line, root_cause
+from dlt_pipeline.head_start import planned
 from dlt_pipeline.lock import LockBusy
 from dlt_pipeline.metadata_api import MetadataApiConfig, MetadataConfigError
 from dlt_pipeline.metadata_refresh import FAILED, OK, RefreshOutcome, api_config, personal_target_ids, refresh
 from dlt_pipeline.scheduled_run import make_pipeline, run_load
-from dlt_pipeline.session_stream import after_plan
 from dlt_pipeline.session_stream.identity import SourceMismatch
 from dlt_pipeline.session_stream.ledger import close_kept, raw_counts
+from dlt_pipeline.session_stream.plan_events import listening
 from dlt_pipeline.session_stream.run_stats import RunStats, StrictModeFailure
 from dlt_pipeline.session_stream.transport import TransportError, open_transport
 from dlt_pipeline.settings import PII_AUTO, Settings, require_source, resolve
@@ -281,7 +282,7 @@ def load_once(settings: Settings) -> int:
     try:
         if settings.destination == "duckdb":  # the probe's connection is reused by the plan's (duckdb_access.py)
             wait_for_file(settings.duckdb_path, settings.lock_wait_seconds, "loading", notify=err.print, hold=True)
-        with after_plan.requested():  # parser start, or the plan's connection kept for the history row
+        with listening(planned):  # parser start, or the plan's connection kept for the history row
             stats = run_load(settings, transport, partial(_Progress, stats=stats), stats)
     except (LockBusy, DuckDBLocked) as exc:
         return _failed(codes.EXIT_LOCKED, f"[red]error:[/] {escape(str(exc))}")
