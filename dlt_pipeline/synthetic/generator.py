@@ -1146,6 +1146,31 @@ def iter_sessions(config: GeneratorConfig) -> Iterator[tuple[str, dict[str, Any]
             yield f.rel_path, loads(line)
 
 
+def _write_files(cfg: GeneratorConfig, root: Path, truth: _Truth) -> None:
+    """Gzip every generated file under `root`, filling `truth` as the sessions are built.
+
+    One worker: zlib releases the GIL, so compression overlaps with session building; at most a few files are in
+    flight, which bounds memory.
+    """
+    made_dirs: set[Path] = set()
+    pending: deque[Future] = deque()
+
+    def write(path: Path, payload: bytes) -> None:
+        path.write_bytes(gzip.compress(payload, compresslevel=cfg.compresslevel, mtime=0))
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        for f in _iter_files(cfg, truth):
+            path = root / f.rel_path
+            if path.parent not in made_dirs:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                made_dirs.add(path.parent)
+            pending.append(pool.submit(write, path, f.payload()))
+            while len(pending) > 4:
+                pending.popleft().result()
+        while pending:
+            pending.popleft().result()
+
+
 def generate(
     out_dir: str | Path,
     account_id: int = 1234,
@@ -1186,26 +1211,8 @@ def generate(
         compresslevel=compresslevel,
         **options,
     )
-    root = session_stream_root(out_dir, account_id)
     truth = _Truth()
-    made_dirs: set[Path] = set()
-    pending: deque[Future] = deque()
-
-    def write(path: Path, payload: bytes) -> None:
-        path.write_bytes(gzip.compress(payload, compresslevel=cfg.compresslevel, mtime=0))
-
-    # One worker: zlib releases the GIL, so compression overlaps with session building.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        for f in _iter_files(cfg, truth):
-            path = root / f.rel_path
-            if path.parent not in made_dirs:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                made_dirs.add(path.parent)
-            pending.append(pool.submit(write, path, f.payload()))
-            while len(pending) > 4:  # bound memory: at most a few files in flight
-                pending.popleft().result()
-        while pending:
-            pending.popleft().result()
+    _write_files(cfg, session_stream_root(out_dir, account_id), truth)
     result = truth.as_dict(cfg)
     if truth_path is not None:
         Path(truth_path).write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
