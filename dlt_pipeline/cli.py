@@ -67,6 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Load every new Monetate Session Stream file from SFTP (or a local folder) into DuckDB, "
                     "PostgreSQL or Redshift, exactly once.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _source_and_destination(p)
+    behaviour = _selection_and_behaviour(p)
+    _metadata(p, behaviour)
+    _publish_and_monitoring(p, behaviour)
+    return p
+
+
+def _source_and_destination(p: argparse.ArgumentParser) -> None:
+    """Where the files come from and which warehouse they go to."""
     src = p.add_argument_group("source")
     src.add_argument("--source", help="sftp://USER@HOST[:PORT]/ACCOUNT/raw_data/session_stream, or a local folder "
                                       "with the same YYYY/MM/DD layout")
@@ -82,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="DuckDB file (default: $SESSION_STREAM_DUCKDB, else ./session_stream.duckdb; "
                           "dbt's duckdb target reads the same)")
     dst.add_argument("--dataset-name", help="schema for the raw tables (default monetate_raw)")
+
+
+def _selection_and_behaviour(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """Which files a run loads and how; returns the behaviour group, which later groups' options join."""
     sel = p.add_argument_group("what to load")
     sel.add_argument("--start-date", type=_date, metavar="YYYY-MM-DD",
                      help="first day folder to list (backfill); default: last loaded day minus the look-back, or "
@@ -118,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     beh.add_argument("--pipelines-dir", metavar="PATH",
                      help="dlt working folder (default: .dlt_pipelines beside the DuckDB file; dlt's own default "
                           "for other destinations)")
+    return beh
+
+
+def _metadata(p: argparse.ArgumentParser, beh: argparse._ArgumentGroup) -> None:
+    """The Metadata API refresh, then the demo and the wait for a held DuckDB file (shown under behaviour)."""
     meta = p.add_argument_group("metadata API (names for ids; used when SESSION_STREAM__METADATA_API__* is set)")
     meta.add_argument("--refresh-metadata", action="store_true",
                       help="refresh the metadata after the load even if the last refresh is recent")
@@ -130,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     beh.add_argument("--lock-wait-seconds", type=float, metavar="S",
                      help="wait up to S seconds for another program (a BI tool) to release the DuckDB file before "
                           "stopping with exit code 5 (default 60)")
+
+
+def _publish_and_monitoring(p: argparse.ArgumentParser, beh: argparse._ArgumentGroup) -> None:
+    """--publish and --check, then what a run prints (shown under behaviour)."""
     pub = p.add_argument_group("publish for BI tools (docs/publishing.md)")
     pub.add_argument("--publish", metavar="DIR", help="write every mart (of the DuckDB file, or PostgreSQL with "
                      "--destination postgres) as Tableau .hyper, Parquet and CSV files into DIR (atomically, with "
@@ -150,7 +172,6 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print the run summary as one JSON object on stdout (the session_stream_runs row plus the "
                           "quarantined, unreadable and waiting files and the metadata refresh); all else to stderr")
     beh.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:

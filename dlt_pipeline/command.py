@@ -23,13 +23,15 @@ from rich.text import Text
 from dlt_pipeline import exit_codes as codes
 from dlt_pipeline import run_history, startup_gc, termination
 from dlt_pipeline.duckdb_access import DuckDBLocked, is_lock_error, locked_message, release_held, wait_for_file
+from dlt_pipeline.exception_chain import chain_has, first_line, root_cause
+from dlt_pipeline.head_start import planned
 from dlt_pipeline.lock import LockBusy
 from dlt_pipeline.metadata_api import MetadataApiConfig, MetadataConfigError
 from dlt_pipeline.metadata_refresh import FAILED, OK, RefreshOutcome, api_config, personal_target_ids, refresh
 from dlt_pipeline.scheduled_run import make_pipeline, run_load
-from dlt_pipeline.session_stream import after_plan
 from dlt_pipeline.session_stream.identity import SourceMismatch
 from dlt_pipeline.session_stream.ledger import close_kept, raw_counts
+from dlt_pipeline.session_stream.plan_events import listening
 from dlt_pipeline.session_stream.run_stats import RunStats, StrictModeFailure
 from dlt_pipeline.session_stream.transport import TransportError, open_transport
 from dlt_pipeline.settings import PII_AUTO, Settings, require_source, resolve
@@ -161,9 +163,9 @@ def execute(args: argparse.Namespace) -> int:
 
             return completeness.run(settings)
         if settings.publish:
-            from dlt_pipeline import publish
+            from dlt_pipeline import publish_command
 
-            return publish.run(settings, out.print, lambda line: err.print(f"[red]error:[/] {escape(line)}"))
+            return publish_command.run(settings, out.print, lambda line: err.print(f"[red]error:[/] {escape(line)}"))
         try:
             meta: MetadataApiConfig | MetadataConfigError = api_config(settings)
         except MetadataConfigError as exc:
@@ -267,7 +269,7 @@ def report_refresh(outcome: RefreshOutcome) -> RefreshOutcome:
 def _failed(code: int, text: str) -> int:
     """Print a failed load's message (rich markup) and note it for the run history; returns `code`."""
     err.print(text)
-    run_history.loaded(code, Text.from_markup(text).plain.removeprefix("error: ").splitlines()[0][:1000])
+    run_history.loaded(code, first_line(Text.from_markup(text).plain.removeprefix("error: "), 1000))
     return code
 
 
@@ -280,7 +282,7 @@ def load_once(settings: Settings) -> int:
     try:
         if settings.destination == "duckdb":  # the probe's connection is reused by the plan's (duckdb_access.py)
             wait_for_file(settings.duckdb_path, settings.lock_wait_seconds, "loading", notify=err.print, hold=True)
-        with after_plan.requested():  # parser start, or the plan's connection kept for the history row
+        with listening(planned):  # parser start, or the plan's connection kept for the history row
             stats = run_load(settings, transport, partial(_Progress, stats=stats), stats)
     except (LockBusy, DuckDBLocked) as exc:
         return _failed(codes.EXIT_LOCKED, f"[red]error:[/] {escape(str(exc))}")
@@ -289,8 +291,8 @@ def load_once(settings: Settings) -> int:
     except TransportError as exc:
         return _failed(codes.EXIT_ERROR, f"[red]error:[/] {escape(str(exc))}")
     except Exception as exc:  # noqa: BLE001 - turn dlt's wrapped errors into one actionable line
-        root = _root_cause(exc)
-        if _chain_has(exc, termination.is_termination):  # dlt's own SIGTERM handling, during normalize or load
+        root = root_cause(exc, (StrictModeFailure, TransportError, LockBusy))
+        if chain_has(exc, termination.is_termination):  # dlt's own SIGTERM handling, during normalize or load
             return _failed(codes.EXIT_TERMINATED, f"[red]error:[/] {termination.MESSAGE}")
         if isinstance(root, SourceMismatch):  # a different account than the dataset holds: nothing was listed
             return _failed(codes.EXIT_USAGE, f"[red]error:[/] {escape(str(root))}")
@@ -305,9 +307,9 @@ def load_once(settings: Settings) -> int:
             return _failed(codes.EXIT_ERROR, f"[red]error:[/] {escape(str(root))}")
         if os.environ.get("SESSION_STREAM_DEBUG"):
             raise
-        first_line = str(root).splitlines()[0][:400] if str(root) else ""
+        first = escape(first_line(root, 400, default=""))
         return _failed(codes.EXIT_ERROR, f"[red]error:[/] the load failed: {type(root).__name__}: "
-                       f"{escape(first_line)}\n  Nothing is lost: a package that reached the warehouse is finished "
+                       f"{first}\n  Nothing is lost: a package that reached the warehouse is finished "
                        "by the next run, anything else is planned again. Set SESSION_STREAM_DEBUG=1 for the full "
                        "traceback.")
     finally:
@@ -319,29 +321,6 @@ def load_once(settings: Settings) -> int:
     code = _exit_code(stats)
     run_history.loaded(code)
     return code
-
-
-def _chain_has(exc: BaseException, test: Any) -> bool:  # noqa: ANN401 - a predicate on exceptions
-    """Whether `exc` or any exception it was raised from or during passes `test`."""
-    seen: set[int] = set()
-    node: BaseException | None = exc
-    while node is not None and id(node) not in seen:
-        if test(node):
-            return True
-        seen.add(id(node))
-        node = node.__cause__ or node.__context__
-    return False
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    seen = exc
-    while True:
-        nxt = seen.__cause__ or seen.__context__
-        if nxt is None or nxt is seen:
-            return seen
-        if isinstance(seen, (StrictModeFailure, TransportError, LockBusy)):
-            return seen
-        seen = nxt
 
 
 def use_demo_files(settings: Settings, args: argparse.Namespace) -> None:
@@ -420,10 +399,10 @@ def run_dbt_and_summary(settings: Settings) -> int:
     from dlt_pipeline.mart_summary import print_summary
 
     print_summary(settings.duckdb_path)
-    from dlt_pipeline import publish
+    from dlt_pipeline import publish_command
 
     settings.publish = str(DEMO_DIR / "publish")  # extracts for Tableau / Domo (docs/publishing.md)
-    return publish.run(settings, out.print, lambda line: err.print(f"[red]error:[/] {escape(line)}"))
+    return publish_command.run(settings, out.print, lambda line: err.print(f"[red]error:[/] {escape(line)}"))
 
 
 def _demo_profiles_dir() -> Path:

@@ -33,6 +33,7 @@ from rich.markup import escape
 
 from dlt_pipeline import exit_codes as codes
 from dlt_pipeline.duckdb_access import DuckDBLocked, wait_for_file
+from dlt_pipeline.exception_chain import first_line
 from dlt_pipeline.run_history import print_json
 from dlt_pipeline.scheduled_run import make_pipeline
 from dlt_pipeline.session_stream.coverage import DELIVERY_GRACE, RetentionRisk, days, due_windows, scan_days
@@ -292,7 +293,7 @@ def run(settings: Settings) -> int:
     except Exception as exc:  # noqa: BLE001 - the warehouse's own errors: one line, not a traceback
         if os.environ.get("SESSION_STREAM_DEBUG"):
             raise
-        first = (str(exc).splitlines() or [""])[0][:300]
+        first = first_line(exc, default="")
         return _fail(settings, codes.EXIT_ERROR, f"--check could not read the ledger: {type(exc).__name__}: {first}")
     finally:
         transport.close()

@@ -17,6 +17,7 @@ from typing import Any
 
 import dlt
 
+from dlt_pipeline.exception_chain import first_line, root_cause
 from dlt_pipeline.lock import RunLock
 from dlt_pipeline.metadata_api.config import MetadataApiConfig, MetadataConfigError, load_config
 from dlt_pipeline.metadata_api.errors import MetadataApiError
@@ -170,15 +171,8 @@ def _record(pipeline: dlt.Pipeline, outcome: RefreshOutcome) -> None:
 
 def _message(exc: BaseException) -> str:
     """The one line to show: ours as it is, anything else as `Type: first line` (never a traceback)."""
-    root = exc
-    seen: set[int] = set()
-    while id(root) not in seen:
-        seen.add(id(root))
-        if isinstance(root, (MetadataApiError, MetadataConfigError)):
-            return str(root)
-        nxt = root.__cause__ or root.__context__
-        if nxt is None:
-            break
-        root = nxt
-    first = (str(root).strip().splitlines() or [""])[0][:300]
+    root = root_cause(exc, (MetadataApiError, MetadataConfigError))
+    if isinstance(root, (MetadataApiError, MetadataConfigError)):
+        return str(root)
+    first = first_line(root, default="")
     return f"the metadata refresh failed: {type(root).__name__}: {first}"

@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dlt_pipeline.exception_chain import first_line
 from dlt_pipeline.publish import Manifest, PublishError, publish_marts
 
 _PLAIN = {"smallint": "SMALLINT", "integer": "INTEGER", "bigint": "BIGINT", "double precision": "DOUBLE",
@@ -33,7 +34,7 @@ def postgres_uri() -> str:
     try:
         creds = resolve_configuration(PostgresCredentials(), sections=("destination", "postgres"))
     except Exception as exc:  # noqa: BLE001 - dlt names the missing field; keep its first line
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        first = first_line(exc, 200)
         raise PublishError(f"no PostgreSQL credentials for --publish: set DESTINATION__POSTGRES__CREDENTIALS or "
                            f"[destination.postgres.credentials] in .dlt/secrets.toml ({first})") from None
     return str(creds.to_native_representation())
@@ -86,7 +87,7 @@ def publish_postgres(uri: str, out_dir: str | Path, formats: list[str], schema: 
     try:
         conn = adbc.connect(uri)
     except adbc.Error as exc:
-        raise PublishError(f"cannot connect to PostgreSQL for --publish: {str(exc).splitlines()[0][:200]}") from None
+        raise PublishError(f"cannot connect to PostgreSQL for --publish: {first_line(exc, 200)}") from None
     try:
         cur = conn.cursor()
         cur.execute("set transaction isolation level repeatable read, read only")  # one snapshot for every file

@@ -146,7 +146,7 @@ def replay_interrupted_jobs(pipeline: dlt.Pipeline) -> None:
             if not load_id.replace(".", "").isdigit():
                 continue
             for table, jobs in _jobs_by_table(storage.normalized_packages, load_id).items():
-                states = {state for state, _ in jobs}
+                states = {state for state, _, _ in jobs}
                 if states <= {"completed"} or states == {"new"} or table not in schema.tables:
                     continue
                 disposition = get_write_disposition(schema.tables, table)
@@ -154,7 +154,8 @@ def replay_interrupted_jobs(pipeline: dlt.Pipeline) -> None:
                     continue
                 _delete_rows_of_load(client, table, load_id, staging=disposition == "merge")
                 log.warning("replaying %s of interrupted load %s from scratch", table, load_id)
-                _requeue(storage.normalized_packages, load_id, [job for state, job in jobs if state != "new"])
+                _requeue(storage.normalized_packages, load_id,
+                         [(folder, name) for state, folder, name in jobs if state != "new"])
 
 
 def _delete_rows_of_load(client: Any, table: str, load_id: str, staging: bool) -> None:  # noqa: ANN401
@@ -170,28 +171,30 @@ def _delete_rows_of_load(client: Any, table: str, load_id: str, staging: bool) -
         pass
 
 
-def _jobs_by_table(packages: Any, load_id: str) -> dict[str, list[tuple[str, Path]]]:  # noqa: ANN401
-    """Each table's job files of a package (but its SQL jobs) with their state: new, started or completed.
+def _jobs_by_table(packages: Any, load_id: str) -> dict[str, list[tuple[str, str, str]]]:  # noqa: ANN401
+    """Each table's jobs of a package (but its SQL jobs) as (seen state, folder, file name), from dlt's own listing.
 
     A started job with a recorded outcome of `completed` counts as completed.
     """
-    root = Path(packages.storage.make_full_path(packages.get_package_path(load_id)))
-    jobs: dict[str, list[tuple[str, Path]]] = {}
-    for state in ("new", "started", "completed"):
-        for job in (root / f"{state}_jobs").glob("*"):
-            if not job.is_file() or job.name.startswith(".") or job.name.endswith(".sql"):
+    jobs: dict[str, list[tuple[str, str, str]]] = {}
+    for folder, parsed in packages.get_load_package_jobs(load_id).items():
+        state = folder.removesuffix("_jobs")
+        for job in parsed if state in ("new", "started", "completed") else ():
+            name = job.file_name()
+            if job.file_format == "sql":
                 continue  # a .sql job is a merge: idempotent, dlt runs it again as it is
-            pending = packages.load_pending_transition(load_id, job.name) if state == "started" else None
+            pending = packages.load_pending_transition(load_id, name) if state == "started" else None
             seen = "completed" if pending is not None and pending[0] == "completed" else state
-            jobs.setdefault(job.name.split(".", 1)[0], []).append((seen, job))
+            jobs.setdefault(job.table_name, []).append((seen, folder, name))
     return jobs
 
 
-def _requeue(packages: Any, load_id: str, jobs: list[Path]) -> None:  # noqa: ANN401
+def _requeue(packages: Any, load_id: str, jobs: list[tuple[str, str]]) -> None:  # noqa: ANN401
     """Move started and completed jobs back to new_jobs, dropping any outcome dlt recorded for them."""
-    for job in jobs:
-        packages.clear_pending_transition(load_id, job.name)
-        job.rename(job.parent.parent / "new_jobs" / job.name)
+    for folder, name in jobs:
+        packages.clear_pending_transition(load_id, name)
+        packages.storage.atomic_rename(packages.get_job_file_path(load_id, folder, name),
+                                       packages.get_job_file_path(load_id, packages.NEW_JOBS_FOLDER, name))
 
 
 def pending_load_id(pipeline: dlt.Pipeline) -> str:

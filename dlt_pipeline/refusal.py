@@ -15,6 +15,7 @@ import re
 
 import dlt
 
+from dlt_pipeline.exception_chain import causes, first_line
 from dlt_pipeline.session_stream.ledger import LEDGER_TABLE, dataset_client, table_exists
 
 log = logging.getLogger("session_stream")
@@ -33,16 +34,14 @@ _MESSAGE = re.compile(r"(ERROR:\s+.*|\w+(Error|Exception|Violation): .*)")
 def _texts(exc: BaseException) -> list[str]:
     """The messages of an exception chain, including dlt's job failure and retry messages."""
     out: list[str] = []
-    seen: BaseException | None = exc
-    while seen is not None and len(out) < 20:
+    for seen in causes(exc, inner="exception"):
+        if len(out) >= 20:
+            break
         out.append(str(seen))
         for attr in ("failed_message", "retry_message"):
             value = getattr(seen, attr, None)
             if isinstance(value, str):
                 out.append(value)
-        inner = getattr(seen, "exception", None)
-        seen = inner if isinstance(inner, BaseException) and inner is not seen else (seen.__cause__ or
-                                                                                    seen.__context__)
     return out
 
 
@@ -56,7 +55,7 @@ def refusal_reason(exc: BaseException) -> str | None:
             if _DATA_ERRORS.search(line) or "ERROR:" in line:
                 match = _MESSAGE.search(line)
                 return (match.group(1) if match else line).strip()[:300]
-    return texts[0].splitlines()[0][:300] if texts and texts[0] else "the warehouse refused the rows"
+    return first_line(texts[0] if texts else "", default="the warehouse refused the rows")
 
 
 def discard_package(pipeline: dlt.Pipeline, load_id: str) -> None:

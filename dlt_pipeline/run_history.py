@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 import dlt
 from dlt.common.utils import uniq_id
 
+from dlt_pipeline.exception_chain import first_line
 from dlt_pipeline.exit_codes import EXIT_LOCKED, EXIT_METADATA, EXIT_USAGE
 from dlt_pipeline.lock import LockBusy, RunLock
 from dlt_pipeline.scheduled_run import make_pipeline
@@ -158,7 +159,7 @@ def record(settings: Settings, stats: RunStats, row: dict[str, Any]) -> bool:
     except LockBusy:
         log.warning("this run is not recorded in %s: another run holds the lock", RUNS_TABLE)
     except Exception as exc:  # noqa: BLE001 - history must never hide the run's own outcome
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        first = first_line(exc)
         log.warning("could not record this run in %s: %s", RUNS_TABLE, first)
     return False
 
@@ -195,7 +196,7 @@ def _insert(pipeline: dlt.Pipeline, row: dict[str, Any]) -> bool:
         with pipeline.sql_client() as client:
             return _insert_with(client, row)
     except Exception as exc:  # noqa: BLE001 - e.g. a column a newer loader added: the dlt load below adds it
-        log.info("the run history row needs a dlt load (%s)", str(exc).splitlines()[0][:200] if str(exc) else exc)
+        log.info("the run history row needs a dlt load (%s)", first_line(exc, 200))
         return False
 
 

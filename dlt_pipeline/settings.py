@@ -24,6 +24,7 @@ from dlt.common.configuration.specs import BaseConfiguration
 from dlt.common.typing import TSecretStrValue
 
 from dlt_pipeline import config_sources
+from dlt_pipeline.exception_chain import first_line
 from dlt_pipeline.session_stream.config import SftpCredentials
 from dlt_pipeline.session_stream.options import LoadOptions
 from dlt_pipeline.setting_checks import (  # noqa: F401 - MAX_*, PII_*, DESTINATIONS: used by importers of settings
@@ -159,7 +160,7 @@ def _from_providers(given: dict[str, Any]) -> tuple[LoaderConfiguration, dict[st
         raise ValueError(f"{exc.key} is a secret and is not read from .dlt/config.toml: move it to "
                          ".dlt/secrets.toml or the environment") from None
     except Exception as exc:  # noqa: BLE001 - dlt raises many types for a malformed toml: one line, no value
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        first = first_line(exc, 200)
         raise ValueError(f"cannot read [{SECTION}] from dlt's configuration (.dlt/config.toml, .dlt/secrets.toml "
                          f"or the environment): {first}") from None
     config.pii_target_ids = coerce("pii_target_ids", config.pii_target_ids, None)

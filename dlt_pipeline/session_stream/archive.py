@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from dlt_pipeline.exception_chain import first_line
 from dlt_pipeline.session_stream.errors import TransportError
 
 CHUNK = 1 << 20
@@ -76,7 +77,7 @@ def open_filesystem(url: str) -> tuple[Any, str]:
         config = resolve_configuration(FilesystemConfiguration(bucket_url=url), sections=ARCHIVE_SECTIONS)
         fs, path = fsspec_from_config(config)
     except Exception as exc:  # noqa: BLE001 - missing extras and credentials raise many types; say which URL
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        first = first_line(exc)
         raise ArchiveConfigError(f"cannot open {url}: {first}; check the URL and its credentials under "
                                  "[session_stream.archive_storage] in .dlt/secrets.toml") from None
     return fs, path.rstrip("/") or "/"

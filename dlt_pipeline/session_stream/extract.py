@@ -139,6 +139,32 @@ def _known_schema(pipeline: dlt.Pipeline) -> Any | None:
     return pipeline.default_schema if pipeline.default_schema_name else None
 
 
+def _download_failed(cand: Candidate, error: BaseException, stats: RunStats, buffer: _Buffer) -> bool:
+    """Record a file whose download gave no bytes; True when the connection is gone and the run stops downloading.
+
+    Unreadable files get their ledger row (every later run tries them again), changed or vanished ones wait
+    for the next run, an archive that cannot keep a copy quarantines the file; anything else is a bug: raised.
+    """
+    if isinstance(error, ArchiveError):
+        _archive_failed(cand, error, stats, buffer)
+    elif isinstance(error, FileUnreadable):
+        log.warning("%s", error)
+        stats.unreadable.append((cand.path, str(error)))
+        buffer.record(cand, UNREADABLE, str(error))
+    elif isinstance(error, FileChanged):
+        log.warning("%s", error)
+        stats.waiting.append(cand.path)
+    elif isinstance(error, FileNotFoundError):
+        log.warning("%s disappeared from the server after it was listed; skipped", cand.path)
+        stats.waiting.append(cand.path)
+    elif isinstance(error, TransportError):
+        stats.fatal = str(error)
+        return True
+    else:
+        raise error
+    return False
+
+
 def file_items(plan: Plan, transport: Transport, options: LoadOptions, stats: RunStats,
                spool: Path, pipeline: dlt.Pipeline, progress: Any = None) -> Iterator[Any]:
     """Yield every file's Arrow batches, rejects and ledger row, file by file, in name order.
@@ -173,27 +199,10 @@ def file_items(plan: Plan, transport: Transport, options: LoadOptions, stats: Ru
                 _quarantine_file(cand, cand.problem, options, stats, buffer)
         readable = [cand for cand in plan.files if cand.problem is None]
         for cand, got, error in _downloads(readable, transport, spool, pool.capacity + 1, archive):
-            if isinstance(error, ArchiveError):
-                _archive_failed(cand, error, stats, buffer)
-                continue
-            if isinstance(error, FileUnreadable):
-                log.warning("%s", error)
-                stats.unreadable.append((cand.path, str(error)))
-                buffer.record(cand, UNREADABLE, str(error))
-                continue
-            if isinstance(error, FileChanged):
-                log.warning("%s", error)
-                stats.waiting.append(cand.path)
-                continue
-            if isinstance(error, FileNotFoundError):
-                log.warning("%s disappeared from the server after it was listed; skipped", cand.path)
-                stats.waiting.append(cand.path)
-                continue
-            if isinstance(error, TransportError):
-                stats.fatal = str(error)
-                break  # load the files already read; the rest waits for the next run
             if error is not None:
-                raise error
+                if _download_failed(cand, error, stats, buffer):
+                    break  # load the files already read; the rest waits for the next run
+                continue
             assert got is not None
             local, staged = got
             stats.bytes_read += staged.size

@@ -16,7 +16,7 @@ from typing import Any
 
 from dlt_pipeline.session_stream.archive import open_filesystem
 from dlt_pipeline.session_stream.errors import TransportError
-from dlt_pipeline.session_stream.transport import RemoteEntry
+from dlt_pipeline.session_stream.transport_base import RemoteEntry
 
 MTIME_KEYS = ("mtime", "LastModified", "last_modified", "updated", "created")
 """Where fsspec implementations put a modification time (float seconds or a datetime), in order of preference."""

@@ -168,7 +168,7 @@ def shared_client(pipeline: dlt.Pipeline,
     read and write through SQL: dlt's own extract and load run outside it.
 
     When `keep_shared` was called inside the block (the command line's run with nothing to load, see
-    `after_plan.py`), the connection stays open after it for the run's history row (`kept_client`) until
+    `head_start.py`), the connection stays open after it for the run's history row (`kept_client`) until
     `close_kept()`. Opening it is tried once more when `retry_if(error)` says so (it settled the cause).
     """
     close_kept()

@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import dlt
 
-from dlt_pipeline.session_stream.after_plan import planned
 from dlt_pipeline.session_stream.coverage import (
     CompletenessScan,
     RetentionRisk,
@@ -37,6 +36,7 @@ from dlt_pipeline.session_stream.ledger import (
     read_ledger,
 )
 from dlt_pipeline.session_stream.options import LoadOptions
+from dlt_pipeline.session_stream.plan_events import announce
 from dlt_pipeline.session_stream.run_stats import RunStats
 from dlt_pipeline.session_stream.transport import RemoteEntry, Transport, TransportError
 
@@ -191,7 +191,7 @@ class Plan:
 def plan_files(transport: Transport, pipeline: dlt.Pipeline, options: LoadOptions, stats: RunStats) -> Plan:
     """Which files to load now: listed in the needed day folders and not in the ledger (or worth a retry)."""
     plan = _plan_files(transport, pipeline, options, stats)
-    planned(pipeline, len(plan.files), options.workers)  # the command line's head start (after_plan.py)
+    announce(pipeline, len(plan.files), options.workers)  # e.g. the command line's head start (plan_events.py)
     return plan
 
 

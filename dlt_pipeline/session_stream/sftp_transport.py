@@ -17,7 +17,8 @@ import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
+from urllib.parse import unquote, urlparse
 
 from dlt_pipeline.session_stream.config import SftpCredentials
 from dlt_pipeline.session_stream.errors import (
@@ -34,11 +35,10 @@ from dlt_pipeline.session_stream.ssh_keys import (
     KnownHosts,
     RefuseUnknownHost,
     VettedTransport,
-    fingerprint,
     host_key_name,
     load_private_key,
 )
-from dlt_pipeline.session_stream.transport import SSH_LOG, RemoteEntry, T, _followed, _inside, parse_sftp_url
+from dlt_pipeline.session_stream.transport_base import RemoteEntry, followed_entry, inside
 from dlt_pipeline.testhooks import checkpoint
 
 log = logging.getLogger("session_stream")
@@ -52,6 +52,25 @@ def _transient(exc: BaseException) -> bool:
     if isinstance(exc, (TransportError, FileNotFoundError, PermissionError, *_FATAL)):
         return False
     return isinstance(exc, (OSError, EOFError, paramiko.SSHException))
+
+
+T = TypeVar("T")
+# paramiko logs every failed handshake as an ERROR traceback from its own thread. We retry and report each
+# failure in one line ourselves, so its records go to a logger of ours that is silent unless debugging.
+SSH_LOG = "session_stream.ssh"
+
+
+def parse_sftp_url(url: str) -> tuple[str, int, str, str]:
+    """Split `sftp://USER@HOST[:PORT]/PATH` into (user, port, host, path); passwords in URLs are refused."""
+    parsed = urlparse(url)
+    if parsed.scheme != "sftp" or not parsed.hostname:
+        raise TransportError(f"not an SFTP URL: {url!r}; expected sftp://USER@HOST[:PORT]/PATH")
+    if parsed.password:
+        raise TransportError("do not put a password in the source URL; set SESSION_STREAM__SFTP_PASSWORD "
+                             "or sftp_password in .dlt/secrets.toml")
+    if not parsed.username:
+        raise TransportError(f"the SFTP URL needs a user name: sftp://USER@{parsed.hostname}/...")
+    return unquote(parsed.username), parsed.port or 22, parsed.hostname, unquote(parsed.path) or "/"
 
 
 class SftpTransport:
@@ -168,8 +187,8 @@ class SftpTransport:
         except paramiko.BadHostKeyException as exc:
             client.close()
             raise HostKeyError(
-                f"HOST KEY CHANGED for {exc.hostname}: the server presented {fingerprint(exc.key)} but known_hosts "
-                f"has {fingerprint(exc.expected_key)}. This can be an attack; refusing to connect. If the vendor "
+                f"HOST KEY CHANGED for {exc.hostname}: the server presented {exc.key.fingerprint} but known_hosts "
+                f"has {exc.expected_key.fingerprint}. This can be an attack; refusing to connect. If the vendor "
                 f"confirms the new key, replace the entry in {known.path}.") from None
         except paramiko.AuthenticationException:
             client.close()
@@ -303,14 +322,14 @@ class SftpTransport:
             return refused(f"symlink to {self._readlink(sftp, path)}, which does not exist; not followed")
         if isinstance(target, OSError):
             return refused(f"symlink the server cannot resolve ({describe(target)}); not followed")
-        if not _inside(target, self._root(sftp)):
+        if not inside(target, self._root(sftp)):
             return refused(f"symlink to {target}, outside the account folder; not followed")
         st = _answer(lambda: sftp.stat(path))
         if isinstance(st, FileNotFoundError):
             return refused(f"symlink to {target}, which does not exist; not followed")
         if isinstance(st, OSError):
             return RemoteEntry(link.name, None, None, False)  # not allowed to look: the download will say so
-        return _followed(link.name, target, st.st_mode, st.st_size, st.st_mtime, refused)
+        return followed_entry(link.name, target, st.st_mode, st.st_size, st.st_mtime, refused)
 
     @staticmethod
     def _readlink(sftp: paramiko.SFTPClient, path: str) -> str:

@@ -8,7 +8,6 @@ patterns match like OpenSSH, and damaged lines are skipped with a warning naming
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import logging
 import os
@@ -22,12 +21,6 @@ from dlt_pipeline.session_stream.errors import HostKeyError, TransportError, des
 from dlt_pipeline.session_stream.paramiko_import import paramiko
 
 log = logging.getLogger("session_stream")
-
-
-def fingerprint(key: paramiko.PKey) -> str:
-    """SHA256 fingerprint in the form OpenSSH prints (`ssh-keygen -lf`)."""
-    digest = hashlib.sha256(key.asbytes()).digest()
-    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
 
 
 def host_key_name(host: str, port: int) -> str:
@@ -169,7 +162,7 @@ class RefuseUnknownHost(paramiko.MissingHostKeyPolicy):
         self.ca_lines = ca_lines or []
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
-        fp = fingerprint(key)
+        fp = key.fingerprint
         if self.trusted and fp == self.trusted:
             return
         if self.trusted:
@@ -208,7 +201,7 @@ class VettedTransport(paramiko.Transport):
         line = self._known.revoked_line(self._host_name, key)
         if line is not None:
             raise HostKeyError(
-                f"the host key of {self._host_name} ({key.get_name()} {fingerprint(key)}) is marked @revoked in "
+                f"the host key of {self._host_name} ({key.get_name()} {key.fingerprint}) is marked @revoked in "
                 f"{self._known.path} line {line}; refusing to connect (the login was never sent). A revoked key "
                 "must not be trusted again: ask the vendor for the server's current key and its fingerprint.")
 

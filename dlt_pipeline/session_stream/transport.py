@@ -16,10 +16,8 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from dlt_pipeline.session_stream.config import SftpCredentials
@@ -31,55 +29,9 @@ from dlt_pipeline.session_stream.errors import (  # noqa: F401 - re-exported: ca
     describe,
     refused_by_server,
 )
+from dlt_pipeline.session_stream.transport_base import RemoteEntry, Transport, followed_entry
 
 log = logging.getLogger("session_stream")
-T = TypeVar("T")
-# paramiko logs every failed handshake as an ERROR traceback from its own thread. We retry and report each
-# failure in one line ourselves, so its records go to a logger of ours that is silent unless debugging.
-SSH_LOG = "session_stream.ssh"
-
-
-@dataclass(frozen=True)
-class RemoteEntry:
-    """One directory entry, with what the listing left out filled in by stat.
-
-    `size` and `mtime` are None only when the server does not report them even on stat. `problem` is a
-    one-line reason when the entry is something we will not follow (a symlink leading outside the
-    account folder, to nothing, or to a folder): the planner hands it on so the loader can quarantine it.
-    """
-
-    name: str
-    size: int | None
-    mtime: float | None
-    is_dir: bool
-    problem: str | None = None
-
-
-class Transport(Protocol):
-    """What the loader needs from a file source."""
-
-    description: str
-
-    def list_dir(self, rel: str) -> list[RemoteEntry] | None:
-        """Entries of a folder relative to the session_stream root (one per name); None when it does not exist."""
-
-    def fetch(self, rel: str, size: int | None, spool: Path) -> Path:
-        """Return a local path holding the file's bytes (downloaded into `spool` when remote).
-
-        Raises FileUnreadable at once when the file may not be read, FileChanged when its size moved.
-        """
-
-    def release(self, local: Path) -> None:
-        """Forget a path returned by `fetch` (deletes downloaded copies)."""
-
-    def close(self) -> None: ...
-
-
-def _inside(path: str, root: str) -> bool:
-    """Whether a server path is `root` or below it (plain string test on normalised absolute paths)."""
-    base = root.rstrip("/")
-    return path == root or path == base or path.startswith(base + "/")
-
 
 # -- local folders -----------------------------------------------------------------------------------
 
@@ -143,7 +95,7 @@ class LocalTransport:
             return RemoteEntry(item.name, None, None, False)  # fetch says it is unreadable
         except OSError as exc:
             return refused(f"symlink that cannot be resolved ({describe(exc)}); not followed")
-        return _followed(item.name, target, st.st_mode, st.st_size, st.st_mtime, refused)
+        return followed_entry(item.name, target, st.st_mode, st.st_size, st.st_mtime, refused)
 
     def fetch(self, rel: str, size: int | None, spool: Path) -> Path:
         path = self._path(rel)
@@ -159,32 +111,6 @@ class LocalTransport:
 
     def close(self) -> None:
         return None
-
-
-def _followed(name: str, target: str, mode: int | None, size: int | None, mtime: float | None,
-              refused: Callable[[str], RemoteEntry]) -> RemoteEntry:
-    """The entry for a symlink whose target exists inside the root: a regular file is followed, nothing else."""
-    if mode is not None and stat.S_ISDIR(mode):
-        return refused(f"symlink to the folder {target}; not followed")
-    if mode is not None and not stat.S_ISREG(mode):
-        return refused(f"symlink to {target}, which is not a regular file; not followed")
-    return RemoteEntry(name, size, None if mtime is None else float(mtime), False)
-
-
-# -- host keys ---------------------------------------------------------------------------------------
-
-
-def parse_sftp_url(url: str) -> tuple[str, int, str, str]:
-    """Split `sftp://USER@HOST[:PORT]/PATH` into (user, port, host, path); passwords in URLs are refused."""
-    parsed = urlparse(url)
-    if parsed.scheme != "sftp" or not parsed.hostname:
-        raise TransportError(f"not an SFTP URL: {url!r}; expected sftp://USER@HOST[:PORT]/PATH")
-    if parsed.password:
-        raise TransportError("do not put a password in the source URL; set SESSION_STREAM__SFTP_PASSWORD "
-                             "or sftp_password in .dlt/secrets.toml")
-    if not parsed.username:
-        raise TransportError(f"the SFTP URL needs a user name: sftp://USER@{parsed.hostname}/...")
-    return unquote(parsed.username), parsed.port or 22, parsed.hostname, unquote(parsed.path) or "/"
 
 
 def open_transport(credentials: SftpCredentials) -> Transport:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from dlt_pipeline.exception_chain import first_line
 from dlt_pipeline.session_stream.main_guard import main_reimport_problem
 from dlt_pipeline.session_stream.parse import (
     GZIP_ERRORS,
@@ -102,8 +103,8 @@ class ParseJob:
 
 def bug_problem(exc: BaseException) -> str:
     """The quarantine reason for an exception no data should cause: a bug, reported as one."""
-    text = str(exc).strip().splitlines()
-    detail = f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
+    text = first_line(exc, default="")
+    detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     return (f"could not be parsed ({detail}); this is a bug in the loader, please report it — the file is "
             "quarantined and the rest loads")
 

@@ -34,8 +34,8 @@ from bisect import bisect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # pragma: no cover - typing only, avoids an import circle with generator.py
-    from dlt_pipeline.synthetic.generator import GeneratorConfig
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from dlt_pipeline.synthetic.generator_config import GeneratorConfig
 
 __all__ = [
     "ACCOUNT_DOMAIN",

@@ -54,6 +54,7 @@ from dlt_pipeline.synthetic.design import (
     experience_design,
     page_event_design,
 )
+from dlt_pipeline.synthetic.generator_config import GeneratorConfig
 from dlt_pipeline.synthetic.visitor_truth import VisitorTruth, new_visitor_record, visitor_digest
 
 __all__ = [
@@ -352,44 +353,8 @@ def read_tree(out_dir: str | Path, account_id: int) -> Iterator[tuple[str, int, 
 
 
 # --------------------------------------------------------------------------------------
-# Configuration, truth
+# Truth
 # --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GeneratorConfig:
-    """Everything that determines the generated tree; same config → byte-identical files.
-
-    ``reemit`` is the probability that a session which spans more than one window and has at
-    least two page views ALSO appears as an earlier open version (is_closed "f") in an
-    earlier window's file; single-window or bounce sessions cannot have one.
-    """
-
-    account_id: int = 1234
-    start_date: dt.date = dt.date(2026, 11, 1)
-    days: int = 1
-    sessions_per_day: int = 2000
-    files_per_window: int = 1
-    seed: int = 7
-    redeliver: int = 0
-    reemit: float = 0.0
-    compresslevel: int = 6
-    conversion_rate: float = 0.03
-    pii_share: float = 0.02
-    unknown_field_share: float = 0.03
-    open_share: float = 0.005
-    capped_share: float = 0.0003
-    customer_id_share: float = 0.2
-    customer_link_share: float = 0.12
-    new_vendor_field_share: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.days < 1 or self.sessions_per_day < 0 or self.files_per_window < 1:
-            raise ValueError("days >= 1, sessions_per_day >= 0 and files_per_window >= 1 required")
-        if not 0.0 <= self.reemit <= 1.0:
-            raise ValueError("reemit must be a probability in [0, 1]")
-        if self.redeliver < 0:
-            raise ValueError("redeliver must be >= 0")
 
 
 @dataclass
@@ -1054,14 +1019,57 @@ def _split(lines: list, k: int) -> list[list]:
     return [lines[i::k] for i in range(k)]
 
 
-def _iter_files(config: GeneratorConfig, truth: _Truth) -> Iterator[GeneratedFile]:
-    cfg = config
+def _day_quirks(cfg: GeneratorConfig, rng: random.Random) -> tuple[dict[int, str], set[int]]:
+    """Which of a day's sessions (by start order) are capped bots, and of which kind, and which stay open."""
+    n = cfg.sessions_per_day
+    # Capped (bot) sessions: one of each kind per day when the rate allows, plus a share.
+    cap_at: dict[int, str] = {}
+    kinds = ("view_lines", "offers", "page_event_ids", "purchase_items")
+    if n >= 1000:
+        # First half of the day's starts: a 1-6 h bot session then also ENDS that day,
+        # so the day's own folder holds one capped session of each kind.
+        for kind, idx in zip(kinds, rng.sample(range(n // 2), len(kinds)), strict=True):
+            cap_at[idx] = kind
+    for _ in range(int(n * cfg.capped_share)):
+        # The random share leaves out purchase_items: one giant order per day is enough.
+        cap_at.setdefault(rng.randrange(n), kinds[rng.randrange(len(kinds) - 1)])
+    n_open = int(n * cfg.open_share)
+    return cap_at, set(rng.sample(range(n), n_open)) if n_open else set()
+
+
+def _session(fac: _Factory, truth: _Truth, start: int, cap: str | None, is_open: bool) -> list:
+    """One session's lines [(end, line bytes, stats), ...], its final version and quirks counted in `truth`."""
+    lines, finals = fac.make(start, cap, is_open)
+    truth.add_final(start, finals[0])
+    visitor, *final = fac.last_final
+    truth.visitors.record(visitor[8], *final)
+    if cap:
+        truth.bump(f"capped_{cap}")
+    if is_open:
+        truth.bump("open_primary_sessions")
+    if len(lines) > 1:
+        truth.bump("reemitted_sessions")
+    return lines
+
+
+def _redeliver(rng_tok: random.Random, truth: _Truth, src: GeneratedFile, st: list, used: set[int]) -> GeneratedFile:
+    """A second copy of `src` under a new token in the same window (the vendor re-delivering a file)."""
+    token = _token(rng_tok, src.window_start_ms, used)
+    name = file_name(src.window_start_ms, token)
+    f = GeneratedFile(
+        name, _rel_path(src.window_start_ms, name), src.window_start_ms, src.lines, redelivery_of=src.rel_path
+    )
+    truth.add_file(f, st)
+    truth.bump("redelivered_files")
+    return f
+
+
+def _iter_files(cfg: GeneratorConfig, truth: _Truth) -> Iterator[GeneratedFile]:
     fac = _Factory(cfg)
     fac.on_retire = lambda v: truth.visitors.retire(v[0], v[8])
     rng_tok = random.Random(f"{cfg.seed}:tokens")
     base_ms = int((dt.datetime.combine(cfg.start_date, dt.time(), dt.UTC) - _EPOCH).total_seconds()) * 1000
-    n_windows = cfg.days * 96
-    redeliver_targets = sorted(base_ms + rng_tok.randrange(n_windows) * WINDOW_MS for _ in range(cfg.redeliver))
+    redeliver_targets = sorted(base_ms + rng_tok.randrange(cfg.days * 96) * WINDOW_MS for _ in range(cfg.redeliver))
     counts = _day_counts(cfg.sessions_per_day)
     buffer: dict[int, list] = {}
     last_emitted: list[GeneratedFile] = []
@@ -1087,36 +1095,13 @@ def _iter_files(config: GeneratorConfig, truth: _Truth) -> Iterator[GeneratedFil
         while redeliver_targets and redeliver_targets[0] <= ws:
             redeliver_targets.pop(0)
             j = int(rng_tok.random() * len(files))
-            yield _redeliver(files[j], stats_per_file[j], used)
+            yield _redeliver(rng_tok, truth, files[j], stats_per_file[j], used)
         last_emitted, last_stats, last_used = files, stats_per_file, used
-
-    def _redeliver(src: GeneratedFile, st: list, used: set[int]) -> GeneratedFile:
-        token = _token(rng_tok, src.window_start_ms, used)
-        name = file_name(src.window_start_ms, token)
-        f = GeneratedFile(
-            name, _rel_path(src.window_start_ms, name), src.window_start_ms, src.lines, redelivery_of=src.rel_path
-        )
-        truth.add_file(f, st)
-        truth.bump("redelivered_files")
-        return f
 
     for d in range(cfg.days):
         day_ms = base_ms + d * DAY_MS
-        n = cfg.sessions_per_day
         rng = fac.rng
-        # Capped (bot) sessions: one of each kind per day when the rate allows, plus a share.
-        cap_at: dict[int, str] = {}
-        kinds = ("view_lines", "offers", "page_event_ids", "purchase_items")
-        if n >= 1000:
-            # First half of the day's starts: a 1-6 h bot session then also ENDS that day,
-            # so the day's own folder holds one capped session of each kind.
-            for kind, idx in zip(kinds, rng.sample(range(n // 2), len(kinds)), strict=True):
-                cap_at[idx] = kind
-        for _ in range(int(n * cfg.capped_share)):
-            # The random share leaves out purchase_items: one giant order per day is enough.
-            cap_at.setdefault(rng.randrange(n), kinds[rng.randrange(len(kinds) - 1)])
-        n_open = int(n * cfg.open_share)
-        open_at = set(rng.sample(range(n), n_open)) if n_open else set()
+        cap_at, open_at = _day_quirks(cfg, rng)
         i = 0
         for w in range(96):
             ws = day_ms + w * WINDOW_MS
@@ -1125,22 +1110,8 @@ def _iter_files(config: GeneratorConfig, truth: _Truth) -> Iterator[GeneratedFil
             for _ in range(counts[w]):
                 start = ws + int(rng.random() * WINDOW_MS)
                 cap = cap_at.get(i)
-                lines, finals = fac.make(start, cap, i in open_at)
-                truth.add_final(start, finals[0])
-                visitor, *final = fac.last_final
-                truth.visitors.record(visitor[8], *final)
-                if cap:
-                    truth.bump(f"capped_{cap}")
-                if i in open_at:
-                    truth.bump("open_primary_sessions")
-                if len(lines) > 1:
-                    truth.bump("reemitted_sessions")
-                for end, line, st in lines:
-                    wk = end - end % WINDOW_MS
-                    buf = buffer.get(wk)
-                    if buf is None:
-                        buf = buffer[wk] = []
-                    buf.append((end, line, st))
+                for end, line, st in _session(fac, truth, start, cap, i in open_at):
+                    buffer.setdefault(end - end % WINDOW_MS, []).append((end, line, st))
                 i += 1
     for done in sorted(buffer):
         yield from emit(done)
@@ -1152,7 +1123,7 @@ def _iter_files(config: GeneratorConfig, truth: _Truth) -> Iterator[GeneratedFil
     # Targets whose windows (and all later ones) were empty: re-deliver the last files seen.
     while redeliver_targets and last_emitted:
         redeliver_targets.pop(0)
-        yield _redeliver(last_emitted[0], last_stats[0], last_used)
+        yield _redeliver(rng_tok, truth, last_emitted[0], last_stats[0], last_used)
 
 
 def _token(rng: random.Random, ws: int, used: set[int]) -> int:
@@ -1179,6 +1150,31 @@ def iter_sessions(config: GeneratorConfig) -> Iterator[tuple[str, dict[str, Any]
     for f in _iter_files(config, _Truth()):
         for line in f.lines:
             yield f.rel_path, loads(line)
+
+
+def _write_files(cfg: GeneratorConfig, root: Path, truth: _Truth) -> None:
+    """Gzip every generated file under `root`, filling `truth` as the sessions are built.
+
+    One worker: zlib releases the GIL, so compression overlaps with session building; at most a few files are in
+    flight, which bounds memory.
+    """
+    made_dirs: set[Path] = set()
+    pending: deque[Future] = deque()
+
+    def write(path: Path, payload: bytes) -> None:
+        path.write_bytes(gzip.compress(payload, compresslevel=cfg.compresslevel, mtime=0))
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        for f in _iter_files(cfg, truth):
+            path = root / f.rel_path
+            if path.parent not in made_dirs:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                made_dirs.add(path.parent)
+            pending.append(pool.submit(write, path, f.payload()))
+            while len(pending) > 4:
+                pending.popleft().result()
+        while pending:
+            pending.popleft().result()
 
 
 def generate(
@@ -1221,26 +1217,8 @@ def generate(
         compresslevel=compresslevel,
         **options,
     )
-    root = session_stream_root(out_dir, account_id)
     truth = _Truth()
-    made_dirs: set[Path] = set()
-    pending: deque[Future] = deque()
-
-    def write(path: Path, payload: bytes) -> None:
-        path.write_bytes(gzip.compress(payload, compresslevel=cfg.compresslevel, mtime=0))
-
-    # One worker: zlib releases the GIL, so compression overlaps with session building.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        for f in _iter_files(cfg, truth):
-            path = root / f.rel_path
-            if path.parent not in made_dirs:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                made_dirs.add(path.parent)
-            pending.append(pool.submit(write, path, f.payload()))
-            while len(pending) > 4:  # bound memory: at most a few files in flight
-                pending.popleft().result()
-        while pending:
-            pending.popleft().result()
+    _write_files(cfg, session_stream_root(out_dir, account_id), truth)
     result = truth.as_dict(cfg)
     if truth_path is not None:
         Path(truth_path).write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))

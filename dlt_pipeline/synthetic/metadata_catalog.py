@@ -25,7 +25,7 @@ from dlt_pipeline.synthetic.design import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from dlt_pipeline.synthetic.generator import GeneratorConfig
+    from dlt_pipeline.synthetic.generator_config import GeneratorConfig
 
 __all__ = ["RESOURCES", "metadata_catalog"]
 
@@ -65,26 +65,9 @@ def _variant_splits(exp: ExperienceDesign, current: bool) -> list[dict[str, Any]
     return out
 
 
-def metadata_catalog(config: GeneratorConfig, revision: int = 1) -> dict[str, list[dict[str, Any]]]:
-    """Rows per API resource (``RESOURCES``) as the Metadata API would serve them at ``revision``.
-
-    Consistent with the sessions the same config generates, except ids the API does not know:
-    ``design.OLD_SPLIT_IDS``, the capped bot sessions' synthetic ids, three page events and
-    custom target 1008.
-    """
-    if revision not in (0, 1):
-        raise ValueError("revision must be 0 (original names) or 1 (current names)")
-    current = revision == 1
+def _experience_rows(config: GeneratorConfig, current: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The `variant` rows (one per split) and `experience-summary` rows, with current or original names."""
     start = config.start_date
-    account = {
-        "id": config.account_id,
-        "type": "retailer",
-        "kind": "production",
-        "archived": False,
-        "channel": "web",
-        "name": "Demo Retailer",
-        "preview_url": f"https://www.{ACCOUNT_DOMAIN}/",
-    }
     variants: list[dict[str, Any]] = []
     experiences: list[dict[str, Any]] = []
     for exp in experience_design(config):
@@ -119,6 +102,29 @@ def metadata_catalog(config: GeneratorConfig, revision: int = 1) -> dict[str, li
             "variant_splits": _variant_splits(exp, current),
             "integration_type": integration,
         })
+    return variants, experiences
+
+
+def metadata_catalog(config: GeneratorConfig, revision: int = 1) -> dict[str, list[dict[str, Any]]]:
+    """Rows per API resource (``RESOURCES``) as the Metadata API would serve them at ``revision``.
+
+    Consistent with the sessions the same config generates, except ids the API does not know:
+    ``design.OLD_SPLIT_IDS``, the capped bot sessions' synthetic ids, three page events and
+    custom target 1008.
+    """
+    if revision not in (0, 1):
+        raise ValueError("revision must be 0 (original names) or 1 (current names)")
+    current = revision == 1
+    account = {
+        "id": config.account_id,
+        "type": "retailer",
+        "kind": "production",
+        "archived": False,
+        "channel": "web",
+        "name": "Demo Retailer",
+        "preview_url": f"https://www.{ACCOUNT_DOMAIN}/",
+    }
+    variants, experiences = _experience_rows(config, current)
     events = [
         {"id": e.event_id, "title": e.title if current else e.original_title}
         for e in page_event_design(config)

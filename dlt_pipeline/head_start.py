@@ -1,7 +1,7 @@
-"""What the command line has done the moment a scheduled run's plan is known; `plan_files` calls `planned`.
+"""What the command line does the moment a scheduled run's plan is known: the source announces the plan
+(`session_stream/plan_events.py`), `command.load_once` listens with `planned` during its load.
 
-Two savings for the command line's runs only (`command.load_once` asks with `requested()`), so a user's own
-pipeline and the unit tests never see them:
+Two savings for the command line's runs only, so a user's own pipeline and the unit tests never see them:
 
 - Files to load: the parser's forkserver starts at once. It imports the parser (pyarrow, ~0.5-1 s) before
   the first worker can fork from it; started here, that import runs on the other core while this process
@@ -14,31 +14,14 @@ pipeline and the unit tests never see them:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 PARSER_MODULE = "dlt_pipeline.session_stream.workers"
 """What the forkserver preloads; the same list `workers.ParsePool` sets, so it finds this server running."""
 
-_asked = False
-
-
-@contextmanager
-def requested() -> Iterator[None]:
-    """Within this block, `planned` acts (the command line's load)."""
-    global _asked
-    _asked = True
-    try:
-        yield
-    finally:
-        _asked = False
-
 
 def planned(pipeline: Any, files: int, workers: int) -> None:
-    """Called by `plan_files` with the number of files to load and the parser workers to use."""
-    if not _asked:
-        return
+    """Heard when the plan is known, with the number of files to load and the parser workers to use."""
     if files:
         start_parser(workers)
     else:
