@@ -110,3 +110,17 @@ def mart_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     """
     out = tmp_path_factory.mktemp("mart_data")
     return generate_cli(out, *GEN_ARGS), session_stream_root(out, ACCOUNT)
+
+
+SLOWEST_FIRST = ("test_soak.py", "test_experiment_readout.py", "test_dbt_e2e.py", "test_dbt_metadata.py",
+                 "test_dbt_after_crash.py", "test_archive.py", "test_first_load.py", "test_dbt_monitoring.py",
+                 "test_dbt_benchmark.py", "test_dbt_run.py")
+"""Test files whose tests each take tens of seconds (a full loader load and a `dbt build`), costliest first."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the slowest files first: xdist hands tests out in this order, so a 2-minute soak that started last
+    would leave one worker running it alone at the end; started first, it overlaps the many short tests.
+    The sort is stable, so each file keeps its own order (and its module-scoped builds stay together)."""
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
