@@ -82,9 +82,9 @@ def published(tmp_path: Path) -> tuple[Path, Path, dict]:
 
 def test_manifest_lists_every_relation_with_bi_types(published: tuple[Path, Path, dict]) -> None:
     db, out, manifest = published
-    assert [t["name"] for t in manifest["tables"]] == ["splits", "empty_mart", "experiment_results",
-                                                      "sessions"]
-    types = {c["name"]: c["type"] for c in manifest["tables"][-1]["columns"]}
+    assert [t["name"] for t in manifest["tables"]] == ["empty_mart", "experiment_results", "sessions",
+                                                      "splits"]
+    types = {c["name"]: c["type"] for c in manifest["tables"][2]["columns"]}
     assert types == {"session_key": "VARCHAR", "purchased_quantity": "BIGINT", "purchased_items_value": "DECIMAL(18,2)",
                      "session_value": "DECIMAL(18,2)", "duration": "DECIMAL(18,3)", "page_views": "BIGINT",
                      "purchase_count": "INTEGER", "tiny": "SMALLINT", "big_unsigned": "BIGINT", "score": "DOUBLE",
