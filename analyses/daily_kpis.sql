@@ -9,6 +9,6 @@ select
     sum(case when is_converted then 1 else 0 end) as converted_sessions,
     sum(session_value) as revenue,
     sum(case when is_capped then 1 else 0 end) as capped_sessions
-from {{ ref('sessions_fact') }}
+from {{ ref('sessions') }}
 group by session_date, device_type, country_code, country_name
 order by session_date, sessions desc

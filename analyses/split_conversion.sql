@@ -1,4 +1,4 @@
--- Conversion by experiment split, straight from offer_exposure (compile with `dbt compile -s split_conversion`).
+-- Conversion by experiment split, straight from offer_exposures (compile with `dbt compile -s split_conversion`).
 -- converted_after_exposure counts sessions that purchased at or after first seeing the split.
 select
     split_id,
@@ -9,6 +9,6 @@ select
     sum(session_value) as revenue,
     avg(page_views) as avg_page_views,
     avg(seconds_from_session_start) as avg_seconds_to_exposure
-from {{ ref('offer_exposure') }}
+from {{ ref('offer_exposures') }}
 group by split_id
 order by sessions desc

@@ -39,15 +39,15 @@ def summary(duckdb_path: str | None = None, schema: str | None = None) -> dict:
                        coalesce(sum(case when is_bounce then 1 else 0 end), 0),
                        coalesce(sum(session_value), 0),
                        coalesce(sum(case when is_capped then 1 else 0 end), 0)
-                from {schema}.sessions_fact"""
+                from {schema}.sessions"""
         ).fetchall()
         by_day = con.sql(
             f"""select session_date, count(*),
                        sum(case when is_converted then 1 else 0 end),
                        coalesce(sum(session_value), 0)
-                from {schema}.sessions_fact group by session_date order by session_date"""
+                from {schema}.sessions group by session_date order by session_date"""
         ).fetchall()
-        (exposures,), = con.sql(f"select count(*) from {schema}.offer_exposure").fetchall()
+        (exposures,), = con.sql(f"select count(*) from {schema}.offer_exposures").fetchall()
         (items, items_value), = con.sql(
             f"select count(*), coalesce(sum(line_value), 0) from {schema}.purchase_items"
         ).fetchall()

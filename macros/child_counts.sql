@@ -3,12 +3,12 @@
   CTE with session_row_id, session_id and session_key). Each child model is joined to the scope before it is
   aggregated, so an incremental run that scopes a few sessions reads only their child rows (DuckDB prunes the
   raw scans through the join; a filter applied after the aggregates would read every child row of history).
-  int_monetate__session_child_counts is this macro over every surviving session; sessions_fact calls it over the
+  int_monetate__session_child_counts is this macro over every surviving session; sessions calls it over the
   sessions a run re-derives (`child_filter`, e.g. " and child.load_id >= '...'", narrows the child rows read;
   `carry` lists further scope columns to pass through). `by_load` keys every aggregate by (session row, load id)
   and joins on both: a child row always comes from its session version's load, so the result is the same, but a
   `load_id >= '...'` filter on the result then reaches the raw child scans (the view's scoped tests, 0.3 s instead
-  of 3.5 s on 1M sessions); the scope must carry load_id. Models calling it must declare `-- depends_on:` the child models (see sessions_fact).
+  of 3.5 s on 1M sessions); the scope must carry load_id. Models calling it must declare `-- depends_on:` the child models (see sessions).
 -#}
 {% macro monetate_child_aggregate(model, scope, measures, child_filter='', by_load=false) -%}
     {%- set keys = 'child.session_row_id' ~ (', child.load_id' if by_load else '') -%}

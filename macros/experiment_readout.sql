@@ -28,7 +28,7 @@
 {#-
   The readout. visitors: relation with experience_key, experience_id, split_id, the `keys`, and per visitor
   converted, orders, revenue, sessions, page_views, time_on_site_seconds, pre_converted, pre_revenue.
-  splits: dim_splits. multi: relation with experience_key, the `keys`, multi_split_visitors.
+  splits: splits. multi: relation with experience_key, the `keys`, multi_split_visitors.
 -#}
 {% macro experiment_readout(visitors, splits, multi, keys=[]) -%}
 {{ experiment_readout_capped(visitors, keys) }},

@@ -37,3 +37,12 @@ where {{ column_name }} is not null
     {%- if max_value is not none %} or {{ column_name }} > {{ max_value }}{% endif %}
   )
 {% endtest %}
+
+{#- Fails with one row when the relation and compare_model do not have the same number of rows (a cheap check that a
+    compatibility view returns what its mart holds: models/marts/deprecated/). -#}
+{% test monetate_same_row_count_as(model, compare_model) %}
+select model_rows, compare_rows
+from (select count(*) as model_rows from {{ model }}) as a
+cross join (select count(*) as compare_rows from {{ compare_model }}) as b
+where model_rows <> compare_rows
+{% endtest %}

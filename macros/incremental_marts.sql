@@ -6,7 +6,7 @@
                     completed after  max(loaded_at) already in the mart  minus  var('mart_lookback_hours').
   For those keys the rows are recomputed from *all* their versions (not only the new ones), so a late
   version, a re-delivered file or a re-emitted closed version replaces what the mart held, exactly as a
-  full build would. sessions_fact uses delete+insert on session_key; the child marts delete every row of the
+  full build would. sessions uses delete+insert on session_key; the child marts delete every row of the
   affected sessions in a pre-hook (a new surviving version may have fewer, or no, child rows than the one it
   replaces) and then append the re-derived rows (a second delete by key would scan the whole mart again).
   The look-back only widens the set (a safety margin for loads that commit out of order or clock skew).

@@ -1,7 +1,7 @@
 {#-
   Names on incremental marts stay current.
 
-  A mart such as offer_exposure is incremental: a run re-derives only the sessions touched by new loads. Names
+  A mart such as offer_exposures is incremental: a run re-derives only the sessions touched by new loads. Names
   come from the Metadata API and change in the vendor UI while ids never do, so a row built last week would keep
   last week's name. This post-hook, run after every build of the mart, sets the name columns of every row whose
   values differ from its dimension's current ones (NULL compared as a value; spelled out because Redshift has no
@@ -11,7 +11,7 @@
   names that did not change; a run failing for longer than that needs `dbt build --full-refresh` for the names.
   UPDATE ... FROM with a target alias is valid on DuckDB, PostgreSQL and Redshift. The hook runs on every
   build, also the first and --full-refresh ones, where it finds nothing to change.
-  For the name a split had at the time of a session, join dim_experiment_name_history (docs/dimensions.md).
+  For the name a split had at the time of a session, join experiment_name_history (docs/dimensions.md).
 -#}
 {% macro monetate_refresh_names(dimension, key_column, columns) -%}
   {%- if execute -%}

@@ -5,7 +5,7 @@
   new object or array a new child table `sessions__<field>` (docs/raw_tables.md). These macros find them by
   introspection, so they reach the marts without code changes:
     * monetate_extra_session_columns(): raw `sessions` columns that stg_monetate__sessions does not read; they pass
-      through staging, int_monetate__sessions_enriched and sessions_fact as `extra_<name>`, typed as loaded;
+      through staging, int_monetate__sessions_enriched and sessions as `extra_<name>`, typed as loaded;
     * monetate_extra_child_tables(): raw `sessions__*` tables no staging model reads; session_extra_items lists
       their values as text, one row per (child row, field).
   With var('monetate_introspect') false, or when not executing (parse), both are empty: the models compile and

@@ -83,7 +83,7 @@
 {# ---------------------------------------------------------------- conversion events #}
 {#-
   var('conversion_events'): a list of {name, page_event_id}; each becomes a session_conversion_events row
-  when the session fired the page event, and a `converted_<name>` boolean on sessions_fact. Names become
+  when the session fired the page event, and a `converted_<name>` boolean on sessions. Names become
   column names, so they are checked here (lower-case identifier, unique).
 -#}
 {% macro monetate_conversion_events() -%}
@@ -112,7 +112,7 @@
   visitor's sessions, else the latest non-null customer_link; latest = latest start, then session key),
   stitched_from and customer_id_count (distinct ids over both columns). Portable on purpose: PostgreSQL has no
   `ignore nulls`, so the latest id is a row_number over the sessions that have one.
-  int_monetate__visitor_sessions is this over every session; sessions_fact and visitors run it over just the
+  int_monetate__visitor_sessions is this over every session; sessions and visitors run it over just the
   visitors an incremental run re-derives (a filter outside the window would not reach below it: the window
   would number every session of history on every run).
 -#}
@@ -235,7 +235,7 @@ select * from final
 
 {#- One row per session that fired a listed conversion event (var conversion_events), one 0/1 column per event:
     over the sessions of `scope` (a CTE with session_row_id and session_key) when given, else every session.
-    sessions_fact's full and incremental paths both build their flags with it. -#}
+    sessions' full and incremental paths both build their flags with it. -#}
 {% macro monetate_conversion_flags(conversions, scope=none, events_filter='') -%}
     {%- set key = (scope if scope else 'events') ~ '.session_key' -%}
     select

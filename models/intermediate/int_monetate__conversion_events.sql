@@ -1,7 +1,7 @@
 {#-
   One row per (surviving session, conversion) for the page events listed in var('conversion_events')
   ({name, page_event_id}, macros/visitors.sql): when the session first fired the event. Empty (typed) when the
-  var lists nothing. Feeds session_conversion_events and the converted_<name> flags of sessions_fact.
+  var lists nothing. Feeds session_conversion_events and the converted_<name> flags of sessions.
 -#}
 {%- set conversions = monetate_conversion_events() %}
 

@@ -4,7 +4,7 @@
   many splits of it the visitor saw. The re-grain step of `experiment_exposures`, kept as its own table so that
   PostgreSQL plans the outcome joins from real row counts: as one statement the planner guessed a single first
   exposure and re-ran the purchase aggregate once per visitor (150 s instead of 2 s on the 20,000-session demo).
-  Experience: `int_monetate__metadata_splits.experience_id` (what `dim_splits` shows); a split the metadata does not know is an experience of its own
+  Experience: `int_monetate__metadata_splits.experience_id` (what `splits` shows); a split the metadata does not know is an experience of its own
   (`experience_key` 'split-<id>'). Stealth and capped sessions are left out by default, as in the readout.
 -#}
 with sessions as (
@@ -21,8 +21,8 @@ purchases as (
 
 splits as (
 
-    {#- the Metadata API's split -> experience map, the same model dim_splits takes it from (an intermediate
-        model never reads a mart); a split it does not know gets no row, as in dim_splits -#}
+    {#- the Metadata API's split -> experience map, the same model splits takes it from (an intermediate
+        model never reads a mart); a split it does not know gets no row, as in splits -#}
     select split_id, experience_id from {{ ref('int_monetate__metadata_splits') }}
 
 ),

@@ -1,6 +1,6 @@
 {#-
   One row per split, page event and custom target id that occurs in any loaded session line, with the latest
-  load that carried it: the "seen in sessions" half of dim_splits, dim_page_events and dim_custom_targets.
+  load that carried it: the "seen in sessions" half of splits, page_events and custom_targets.
 
   Incremental: a run reads only the child rows of loads completed since its newest row (minus
   var mart_lookback_hours), so the dimensions no longer scan every offer, page event and custom target of

@@ -1,8 +1,8 @@
 {#-
   One row per surviving session with everything the marts report about the session itself: the
   deduplicated attributes plus the reporting columns derived from them (UTC date and hour of the start,
-  duration, conversion flag) and the country name from the ISO 3166 seed. sessions_fact adds the child
-  counts; offer_exposure and purchase_items repeat these columns on their rows, so every mart shows the
+  duration, conversion flag) and the country name from the ISO 3166 seed. sessions adds the child
+  counts; offer_exposures and purchase_items repeat these columns on their rows, so every mart shows the
   same value for the same session.
 -#}
 with sessions as (

@@ -8,12 +8,12 @@
     dist='session_key',
     sort=['session_date', 'page_event_id'],
     pre_hook="{{ monetate_delete_affected_sessions() }}",
-    post_hook="{{ monetate_refresh_names(ref('dim_page_events'), 'page_event_id', ['page_event_title']) }}"
+    post_hook="{{ monetate_refresh_names(ref('page_events'), 'page_event_id', ['page_event_title']) }}"
   )
 }}
 {#-
   One row per (session, page event): funnels and event-based conversion without joins in a BI tool. Facts are
-  incremental like offer_exposure; the title is refreshed on every build (macros/monetate_names.sql).
+  incremental like offer_exposures; the title is refreshed on every build (macros/monetate_names.sql).
 -#}
 -- depends_on: {{ ref('int_monetate__sessions_deduped') }}
 
@@ -40,7 +40,7 @@ value_after as (
 
 titles as (
 
-    select page_event_id, page_event_title from {{ ref('dim_page_events') }}
+    select page_event_id, page_event_title from {{ ref('page_events') }}
 
 ),
 

@@ -8,7 +8,7 @@
     dist='session_key',
     sort=['session_date', 'target_id'],
     pre_hook="{{ monetate_delete_affected_sessions() }}",
-    post_hook="{{ monetate_refresh_names(ref('dim_custom_targets'), 'target_id',
+    post_hook="{{ monetate_refresh_names(ref('custom_targets'), 'target_id',
                                           ['target_title', 'is_personal_data']) }}"
   )
 }}
@@ -37,7 +37,7 @@ sessions as (
 
 titles as (
 
-    select target_id, target_title, is_personal_data from {{ ref('dim_custom_targets') }}
+    select target_id, target_title, is_personal_data from {{ ref('custom_targets') }}
 
 ),
 

@@ -82,11 +82,11 @@ def test_archive_then_replay_a_day_with_another_pii_mode(tmp_path: Path, sshd: P
 
     build_and_check(wh, *WITHOUT_READOUT)
     assert_matches_truth(wh, truth)
-    (dupes,), = wh.query("select count(*) - count(distinct session_id) from {mart}.sessions_fact")
+    (dupes,), = wh.query("select count(*) - count(distinct session_id) from {mart}.sessions")
     assert dupes == 0
     # the monitors of the same build: the windows from the first to the latest delivered one, each with its files
     windows = wh.query("select window_date, count(*), sum(files), sum(case when is_missing then 1 else 0 end) "
-                       "from {mart}.monitor_window_completeness group by window_date order by window_date")
+                       "from {mart}.delivery_windows group by window_date order by window_date")
     per_day = Counter(p[:10].replace("/", "-") for p in source)
     starts = {datetime.strptime(p.rsplit("/", 1)[1][:15], "%Y%m%dT%H%M%S") for p in source}
     spine = [min(starts) + timedelta(minutes=15 * i)

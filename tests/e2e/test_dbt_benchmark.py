@@ -90,7 +90,7 @@ def _bench_size(tmp_path: Path, n: int) -> dict:
     incr_test = _timed_dbt(wh, "test", "--selector", "session_marts")
     del wh.dbt_vars["monetate_test_scope_minutes"]
     readout = _timed_dbt(wh, "run", "--selector", "experiment_readout")
-    (sessions,), = wh.query("select count(*) from {mart}.sessions_fact")
+    (sessions,), = wh.query("select count(*) from {mart}.sessions")
     assert sessions == truth["dedup"]["sessions"]
     return {
         "sessions": sessions, "raw_session_lines": truth["raw"]["sessions"], "files": truth["raw"]["files"],

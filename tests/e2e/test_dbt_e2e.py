@@ -51,7 +51,7 @@ def test_duckdb_loader_to_marts_matches_ground_truth(tmp_path: Path, mart_data: 
     # raw lines > sessions: duplicates and versions really were collapsed, nothing doubled in children
     (raw_lines,), = wh.query("select count(*) from raw_t.sessions")
     assert raw_lines == truth["raw"]["sessions"] > truth["dedup"]["sessions"]
-    (capped,), = wh.query("select count(*) from {mart}.sessions_fact where is_capped")
+    (capped,), = wh.query("select count(*) from {mart}.sessions where is_capped")
     assert capped >= 1
 
     # the README demo's summary reads the same marts
@@ -64,7 +64,7 @@ def test_duckdb_loader_to_marts_matches_ground_truth(tmp_path: Path, mart_data: 
     # docs build (every model and column is described)
     wh.dbt("docs", "generate")
     catalog = json.loads((tmp_path / "dbt_target" / "catalog.json").read_text())
-    assert any(k.endswith(".sessions_fact") for k in catalog["nodes"])
+    assert any(k.endswith(".sessions") for k in catalog["nodes"])
 
 
 def _two_batches(mart_data: tuple[dict, Path]) -> tuple[dict, Path, list[Path], list[Path]]:
@@ -103,7 +103,7 @@ def incremental_equals_full(tmp_path: Path, wh: Warehouse, mart_data: tuple[dict
     build_and_check(wh, *WITHOUT_READOUT)
     first = wh.snapshot()
     open_before = {r[1] for r in wh.query(
-        "select session_id, session_key from {mart}.sessions_fact where not is_closed")}
+        "select session_id, session_key from {mart}.sessions where not is_closed")}
 
     # batch 2: late files for early windows, the next day's files (sessions that started a day earlier),
     # closed versions of sessions that were open in batch 1, and a re-delivery of an already-loaded file
@@ -116,29 +116,30 @@ def incremental_equals_full(tmp_path: Path, wh: Warehouse, mart_data: tuple[dict
         "select count(distinct s.guid || '|' || cast(s.start_time_ms as varchar(20)))"
         " from {mart}_staging.stg_monetate__sessions s"
         " inner join {mart}_staging.stg_monetate__loads l on s.load_id = l.load_id"
-        " where l.loaded_at > (select max(loaded_at) from {mart}.sessions_fact)"
+        " where l.loaded_at > (select max(loaded_at) from {mart}.sessions)"
     )
-    (before,), = wh.query("select count(*) from {mart}.sessions_fact")
+    (before,), = wh.query("select count(*) from {mart}.sessions")
     assert 0 < touched < before, (touched, before)
     # the every-load job's data tests read only recently loaded rows (macros/test_scope.sql)
     wh.dbt_vars["monetate_test_scope_minutes"] = 60
     out = build_and_check(wh, *WITHOUT_READOUT)
     del wh.dbt_vars["monetate_test_scope_minutes"]
     assert "incremental model" in out
-    scoped = [p.read_text() for p in (tmp_path / "dbt_target" / "compiled").rglob("*.yml/*_sessions_fact*.sql")]
+    scoped = [sql for p in (tmp_path / "dbt_target" / "compiled").rglob("*.yml/*.sql")
+              if p.parent.name != "_deprecated__models.yml" and '."sessions"' in (sql := p.read_text())]
     # ... through constant bounds (DuckDB and the raw scans behind views skip older rows only for constants)
     assert scoped and all(re.search(r"loaded_at >=\s*cast\('\d{4}-\d\d-\d\d ", sql) for sql in scoped), \
         "data tests were not scoped"
-    compiled = next((tmp_path / "dbt_target" / "compiled").rglob("sessions_fact.sql")).read_text()
-    merged = next((tmp_path / "dbt_target" / "run").rglob("sessions_fact.sql")).read_text()
+    compiled = next((tmp_path / "dbt_target" / "compiled").rglob("sessions.sql")).read_text()
+    merged = next((tmp_path / "dbt_target" / "run").rglob("sessions.sql")).read_text()
     assert "delete from" in merged  # delete+insert, not a rebuild
     assert "version_loaded_at >" in compiled, "second run did not take the incremental path"
     incremental = wh.snapshot()
 
     # the second batch really changed sessions that were already in the marts
-    closed_after = {r[0] for r in wh.query("select session_key from {mart}.sessions_fact where is_closed")}
+    closed_after = {r[0] for r in wh.query("select session_key from {mart}.sessions where is_closed")}
     assert open_before & closed_after, "no open version was replaced by its closed version in batch 2"
-    assert incremental["sessions_fact"] != first["sessions_fact"]
+    assert incremental["sessions"] != first["sessions"]
 
     # a third run with nothing new changes nothing (models only: the data tests ran on this state just above)
     wh.dbt("run", *WITHOUT_READOUT)
@@ -200,14 +201,14 @@ def test_postgres_incremental_two_batches_equals_full_build(tmp_path: Path, post
 
 # ----------------------------------------------------------------------------------------- vendor fields
 
-_VENDOR_FIELD_MODELS = ("-s", "+sessions_fact", "+session_extra_items", "--indirect-selection", "cautious")
+_VENDOR_FIELD_MODELS = ("-s", "+sessions", "+session_extra_items", "--indirect-selection", "cautious")
 """What the vendor-field test builds: the two marts that surface new fields and everything they read."""
 
 
 @pytest.mark.timeout(900)
 def test_duckdb_fields_the_vendor_adds_later_surface_without_code_changes(tmp_path: Path) -> None:
     """Day 1 has no loyalty_tier / coupon_codes; a later delivery brings them. After the next incremental build
-    the scalar is sessions_fact.extra_loyalty_tier and the array's items are session_extra_items rows, exactly as
+    the scalar is sessions.extra_loyalty_tier and the array's items are session_extra_items rows, exactly as
     many as the generator wrote; sessions from before the field keep NULL."""
     before, after = tmp_path / "before", tmp_path / "after"
     generate_cli(before, "--sessions-per-day", "300", "--seed", "21", "--start-date", "2026-11-01")
@@ -219,7 +220,7 @@ def test_duckdb_fields_the_vendor_adds_later_surface_without_code_changes(tmp_pa
     wh.load(served)
     build_and_check(wh, *_VENDOR_FIELD_MODELS)
     columns = {r[0] for r in wh.query("select column_name from information_schema.columns"
-                                      " where table_schema = '{mart}' and table_name = 'sessions_fact'")}
+                                      " where table_schema = '{mart}' and table_name = 'sessions'")}
     assert "extra_visitor_score" in columns and "extra_loyalty_tier" not in columns
 
     shutil.copytree(session_stream_root(after, ACCOUNT), served, dirs_exist_ok=True)
@@ -228,9 +229,9 @@ def test_duckdb_fields_the_vendor_adds_later_surface_without_code_changes(tmp_pa
     want_sessions = truth["extra"]["new_vendor_field_sessions"]
     want_items = truth["extra"]["new_vendor_child_items"]
     by_day = dict(wh.query("select session_date >= date '2026-11-03', count(extra_loyalty_tier)"
-                           " from {mart}.sessions_fact group by 1"))
+                           " from {mart}.sessions group by 1"))
     assert by_day == {False: 0, True: want_sessions} and want_sessions > 0
-    (tiers,), = wh.query("select count(*) from {mart}.sessions_fact"
+    (tiers,), = wh.query("select count(*) from {mart}.sessions"
                          " where extra_loyalty_tier not in ('bronze', 'silver', 'gold')")
     assert tiers == 0
     (items, sessions, positions), = wh.query(
@@ -270,7 +271,7 @@ _COMPILE_SCRIPT = textwrap.dedent(
 
     def get_relation(self, database, schema, identifier):
         if mode == "incremental" and identifier in (
-            "sessions_fact", "offer_exposure", "purchase_items", "int_monetate__sessions_deduped",
+            "sessions", "offer_exposures", "purchase_items", "int_monetate__sessions_deduped",
             "visitors", "visitor_customer_map", "session_conversion_events", "session_extra_items",
             "int_monetate__session_versions", "int_monetate__seen_ids"
         ):
@@ -309,7 +310,7 @@ def test_redshift_parse_and_compile_without_cluster(tmp_path: Path) -> None:
         run_or_fail([sys.executable, str(script), mode, str(profiles), str(out_dir)], env,
                     f"dbt compile redshift ({mode})")
         compiled = {p.name: p.read_text() for p in (out_dir / "compiled").rglob("*.sql")}
-        expected = {"sessions_fact.sql", "offer_exposure.sql", "purchase_items.sql", "stg_monetate__sessions.sql"}
+        expected = {"sessions.sql", "offer_exposures.sql", "purchase_items.sql", "stg_monetate__sessions.sql"}
         assert expected <= set(compiled)
         stg = compiled["stg_monetate__sessions.sql"]
         # the project's redshift__ versions were dispatched: epoch ms via interval arithmetic, explicit flag mapping
@@ -318,7 +319,7 @@ def test_redshift_parse_and_compile_without_cluster(tmp_path: Path) -> None:
         # and dbt's own redshift__ built-ins (they render one argument per line, hence the whitespace removal)
         enriched = re.sub(r"\s+", "", compiled["int_monetate__sessions_enriched.sql"].lower())
         assert "date_trunc('day'," in enriched and "datediff(millisecond," in enriched
-        fact = re.sub(r"\s+", "", compiled["sessions_fact.sql"].lower())
+        fact = re.sub(r"\s+", "", compiled["sessions.sql"].lower())
         # the reporting time zone and the Monetate ID through the redshift__ / dbt built-in versions
         assert "convert_timezone('utc','utc'," in fact
         # the Monetate ID is computed once, when a line enters the versions table
@@ -326,7 +327,7 @@ def test_redshift_parse_and_compile_without_cluster(tmp_path: Path) -> None:
         if mode == "incremental":
             assert "dateadd(hour," in fact and "version_loaded_at>" in fact
             # the visitor-level rule: every session of a touched visitor (by Monetate ID)
-            for name in ("sessions_fact.sql", "visitors.sql", "visitor_customer_map.sql"):
+            for name in ("sessions.sql", "visitors.sql", "visitor_customer_map.sql"):
                 visitor_sql = re.sub(r"\s+", "", compiled[name].lower())
                 assert "monetate_idin(select" in visitor_sql or "session_keyin(selectsession_key" in visitor_sql, name
         # nothing DuckDB- or Postgres-only leaks into Redshift SQL (`::` casts are fine on Redshift: dbt's own
@@ -367,7 +368,7 @@ def test_duckdb_quarantined_lines_and_files_reach_staging(tmp_path: Path) -> Non
     ]
     statuses = dict(wh.query("select file_name, file_status from {mart}_staging.stg_monetate__files"))
     assert statuses[files[5].name] == "quarantined" and statuses[bad_lines_file] == "loaded"
-    (sessions,), = wh.query("select count(*) from {mart}.sessions_fact")
+    (sessions,), = wh.query("select count(*) from {mart}.sessions")
     assert sessions == truth["dedup"]["sessions"] - lost
 
 

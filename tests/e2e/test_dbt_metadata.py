@@ -9,7 +9,7 @@ the catalog the generator's design gives for it (``metadata_catalog``), loaded b
 2. (DuckDB only) the catalog as it was (revision 0) is refreshed, nothing new in the sessions: the incremental
    marts get the names anyway (the post-hook refresh, macros/monetate_names.sql);
 3. the current catalog (revision 1: renames) and the rest of the sessions: the dimensions hold session ids and
-   catalog ids, unknown ids keep their row, every name on offer_exposure / page_event_sessions /
+   catalog ids, unknown ids keep their row, every name on offer_exposures / page_event_sessions /
    session_custom_targets is the catalog's current one, the rename history is visible; ``dbt build`` (tests too);
 4. ``--full-refresh``: every mart and dimension equals the incremental result row for row.
 
@@ -36,9 +36,9 @@ from dlt_pipeline.synthetic.metadata_catalog import metadata_catalog
 from dlt_pipeline.synthetic.metadata_server import MetadataApiServer, demo_key_pair
 
 """The readout's models are E's (tests/e2e/test_experiment_readout.py); this file tests the names only."""
-NAMED_MARTS = ("offer_exposure", "page_event_sessions", "session_custom_targets")
-DIMENSIONS = ("dim_splits", "dim_experiments", "dim_experiment_name_history", "dim_page_events",
-              "dim_custom_targets")
+NAMED_MARTS = ("offer_exposures", "page_event_sessions", "session_custom_targets")
+DIMENSIONS = ("splits", "experiments", "experiment_name_history", "page_events",
+              "custom_targets")
 USER, RETAILER = "api-user", "demo"
 
 
@@ -116,50 +116,50 @@ def check_without_metadata(wh: Warehouse) -> None:
     raw_tables = {r[0] for r in wh.query(
         f"select table_name from information_schema.tables where table_schema = '{wh.raw_schema}'")}
     assert not {t for t in raw_tables if t.startswith("metadata_")}, raw_tables
-    assert _ids(wh, "select split_id from {mart}.dim_splits") == _ids(
-        wh, "select distinct split_id from {mart}.offer_exposure")
-    assert _ids(wh, "select page_event_id from {mart}.dim_page_events") == _ids(
+    assert _ids(wh, "select split_id from {mart}.splits") == _ids(
+        wh, "select distinct split_id from {mart}.offer_exposures")
+    assert _ids(wh, "select page_event_id from {mart}.page_events") == _ids(
         wh, "select distinct page_event_id from {mart}.page_event_sessions")
-    assert _ids(wh, "select target_id from {mart}.dim_custom_targets") == _ids(
+    assert _ids(wh, "select target_id from {mart}.custom_targets") == _ids(
         wh, "select distinct target_id from {mart}.session_custom_targets")
-    for dim in ("dim_splits", "dim_page_events", "dim_custom_targets"):
+    for dim in ("splits", "page_events", "custom_targets"):
         (named,), = wh.query(f"select count(*) from {{mart}}.{dim} where has_metadata")
         assert named == 0, dim
-    (n,), = wh.query("select count(*) from {mart}.dim_experiments")
+    (n,), = wh.query("select count(*) from {mart}.experiments")
     assert n == 0
     (named, control), = wh.query(
-        "select count(experience_name), count(is_control) from {mart}.offer_exposure")
+        "select count(experience_name), count(is_control) from {mart}.offer_exposures")
     assert named == control == 0
 
 
 def check_names(wh: Warehouse, catalog: dict[str, list[dict]]) -> dict[str, int]:
     """The dimensions hold session ids + catalog ids; every name on the marts is the catalog's current one."""
-    session_splits = _ids(wh, "select distinct split_id from {mart}.offer_exposure")
+    session_splits = _ids(wh, "select distinct split_id from {mart}.offer_exposures")
     known = catalog_split_ids(catalog)
-    assert _ids(wh, "select split_id from {mart}.dim_splits") == session_splits | known
-    unknown = _ids(wh, "select split_id from {mart}.dim_splits where not has_metadata")
+    assert _ids(wh, "select split_id from {mart}.splits") == session_splits | known
+    unknown = _ids(wh, "select split_id from {mart}.splits where not has_metadata")
     assert unknown == session_splits - known and unknown, "unknown split ids must keep their row"
     (named_unknown,), = wh.query(
-        "select count(*) from {mart}.dim_splits where not has_metadata"
+        "select count(*) from {mart}.splits where not has_metadata"
         " and (experience_name is not null or split_name is not null or is_control is not null)")
     assert named_unknown == 0
 
     want = expected_splits(catalog)
     got = {int(r[0]): (int(r[1]) if r[1] is not None else None, r[2], r[3], r[4]) for r in wh.query(
-        "select distinct split_id, experience_id, experience_name, split_name, is_control from {mart}.offer_exposure")}
+        "select distinct split_id, experience_id, experience_name, split_name, is_control from {mart}.offer_exposures")}
     assert {k: v for k, v in got.items() if k in want} == {k: want[k] for k in got if k in want}
     assert all(v == (None, None, None, None) for k, v in got.items() if k not in known)
     dim = {int(r[0]): (int(r[1]), r[2], r[3], r[4]) for r in wh.query(
-        "select split_id, experience_id, experience_name, split_name, is_control from {mart}.dim_splits"
+        "select split_id, experience_id, experience_name, split_name, is_control from {mart}.splits"
         " where has_metadata and split_id in (" + ", ".join(map(str, want)) + ")")}
     assert dim == want
 
     experiences = {e["id"]: e["experience_name"] for e in catalog["experience-summary"]}
-    assert dict(wh.query("select experience_id, experience_name from {mart}.dim_experiments")) == experiences
+    assert dict(wh.query("select experience_id, experience_name from {mart}.experiments")) == experiences
 
     titles = {e["id"]: e["title"] for e in catalog["pageevent"]}
     events = _ids(wh, "select distinct page_event_id from {mart}.page_event_sessions")
-    assert _ids(wh, "select page_event_id from {mart}.dim_page_events") == events | set(titles)
+    assert _ids(wh, "select page_event_id from {mart}.page_events") == events | set(titles)
     got_titles = dict(wh.query("select distinct page_event_id, page_event_title from {mart}.page_event_sessions"))
     assert got_titles == {k: titles.get(k) for k in events}
 
@@ -170,7 +170,7 @@ def check_names(wh: Warehouse, catalog: dict[str, list[dict]]) -> dict[str, int]
         k: ((targets[k]["title"], bool(targets[k]["is_identifier"] or targets[k]["collects_person_id"]))
             if k in targets else (None, None)) for k in seen_targets}
 
-    (named, exposures), = wh.query("select count(experience_name), count(*) from {mart}.offer_exposure")
+    (named, exposures), = wh.query("select count(experience_name), count(*) from {mart}.offer_exposures")
     return {
         "splits_named": len(session_splits & known), "splits_unknown": len(unknown),
         "splits_metadata_only": len(known - session_splits), "exposures_named": named, "exposures": exposures,
@@ -185,7 +185,7 @@ def check_history(wh: Warehouse, before: dict[str, list[dict]], after: dict[str,
     renamed = {k for k in new if old.get(k) not in (None, new[k])}
     assert renamed, "the catalog revision renames no experience"
     rows = wh.query("select experience_id, name_version, experience_name, valid_from, valid_to"
-                    " from {mart}.dim_experiment_name_history order by experience_id, name_version")
+                    " from {mart}.experiment_name_history order by experience_id, name_version")
     history: dict[int, list[tuple]] = {}
     for exp_id, _version, name, valid_from, valid_to in rows:
         history.setdefault(int(exp_id), []).append((name, valid_from, valid_to))
@@ -195,7 +195,7 @@ def check_history(wh: Warehouse, before: dict[str, list[dict]], after: dict[str,
         assert history[k][-1][2] is None
         if k in renamed:
             assert history[k][0][2] == history[k][1][1]
-    counts = dict(wh.query("select experience_id, name_history_count from {mart}.dim_experiments"))
+    counts = dict(wh.query("select experience_id, name_history_count from {mart}.experiments"))
     assert counts == {k: 2 if k in renamed else 1 for k in new}
 
 

@@ -53,7 +53,7 @@ def test_monitors_flag_the_missing_window_and_the_volume_drop(tmp_path: Path, en
     wh = Warehouse(tmp_path / "wh", engine, pg=pg, name=f"mon_{engine}")
     loaded = wh.load_run(root, "--start-date", "2026-08-01")
     assert loaded.returncode == 3, loaded.stdout + loaded.stderr  # the quarantined window's files
-    out = wh.dbt("build", "--select", "+monitor_window_completeness", "+monitor_daily_volume",
+    out = wh.dbt("build", "--select", "+delivery_windows", "+session_volumes_daily",
                  "--indirect-selection", "cautious")
     assert "monitor_no_missing_window_older_than_2_hours" in out and "monitor_no_daily_volume_drop_beyond_4_sd" in out
     assert "WARN=2" in out and "ERROR=0" in out, out[-3000:]
@@ -63,7 +63,7 @@ def test_monitors_flag_the_missing_window_and_the_volume_drop(tmp_path: Path, en
     first, last = min(starts), max(starts)
     spine = {first + timedelta(minutes=15 * i) for i in range(int((last - first).total_seconds()) // 900 + 1)}
     rows = wh.query("select window_start_at, files, sessions, is_missing, is_overdue "
-                    "from {mart}.monitor_window_completeness")
+                    "from {mart}.delivery_windows")
     assert {r[0] for r in rows} == spine
     assert {r[0] for r in rows if r[3]} == spine - starts
     assert datetime(2026, 9, 3, 12) in {r[0] for r in rows if r[3] and r[4]}
@@ -91,7 +91,7 @@ def test_monitors_flag_the_missing_window_and_the_volume_drop(tmp_path: Path, en
     for path in kept:
         per_day[date(*map(int, path.split("/")[:3]))] += sessions_of[path]
     volume = {d: (int(n), int(t), None if z is None else float(z), drop) for d, n, t, z, drop in wh.query(
-        "select volume_date, sessions, trailing_days, z_score, is_volume_drop from {mart}.monitor_daily_volume")}
+        "select volume_date, sessions, trailing_days, z_score, is_volume_drop from {mart}.session_volumes_daily")}
     assert {d: v[0] for d, v in volume.items()} == dict(per_day)
     for day, (_, trailing, z, drop) in volume.items():
         earlier = [per_day[d] for d in per_day if day - timedelta(days=28) <= d < day]

@@ -377,5 +377,5 @@ def test_demo_command(tmp_path: Path) -> None:
     published = tmp_path / "demo_data" / "publish"
     assert f"into {published.resolve()}" in proc.stdout, explain(proc)
     manifest = assert_published_equals_marts(target.duckdb_path, published)
-    assert {"sessions_fact", "offer_exposure", "purchase_items", "experiment_results"} <= {
+    assert {"sessions", "offer_exposures", "purchase_items", "experiment_results"} <= {
         t["name"] for t in manifest["tables"]}

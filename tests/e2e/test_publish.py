@@ -31,10 +31,10 @@ time.sleep(120)
 def _marts(path: Path) -> None:
     con = duckdb.connect(str(path))
     con.execute("create schema analytics")
-    con.execute("create table analytics.sessions_fact as select range as session_key, "
+    con.execute("create table analytics.sessions as select range as session_key, "
                 "cast(range as hugeint) * 2 as purchased_quantity, cast(range // 3 as decimal(38, 2)) as value "
                 "from range(1000)")
-    con.execute("create view analytics.by_value as select value, count(*) as n from analytics.sessions_fact "
+    con.execute("create view analytics.by_value as select value, count(*) as n from analytics.sessions "
                 "group by value")
     con.close()
 
@@ -46,7 +46,7 @@ def test_publish_writes_every_mart_and_loads_nothing(tmp_path: Path) -> None:
     assert proc.returncode == EXIT_OK, explain(proc)
     assert f"published 2 marts (1,334 rows) as parquet, hyper into {out}: 4 files" in proc.stdout, explain(proc)
     assert sorted(p.name for p in out.iterdir()) == ["by_value.hyper", "by_value.parquet", "manifest.json",
-                                                      "sessions_fact.hyper", "sessions_fact.parquet"]
+                                                      "sessions.hyper", "sessions.parquet"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert [c["type"] for c in manifest["tables"][1]["columns"]] == ["BIGINT", "BIGINT", "DECIMAL(18,2)"]
     con = duckdb.connect(str(db), read_only=True)
@@ -86,16 +86,16 @@ def test_publish_waits_for_a_writer_then_names_it(tmp_path: Path) -> None:
 
 PG_MART = """
 create schema {schema};
-create table {schema}.sessions_fact (
+create table {schema}.sessions (
     session_key text, quantity bigint, n integer, value numeric(38, 2), ratio numeric, name varchar(20),
     is_converted boolean, session_date date, started_at timestamp, loaded_at timestamptz, extra json);
-insert into {schema}.sessions_fact values
+insert into {schema}.sessions values
     ('a|1', 9223372036854775807, 1, 1234567890123.45, 0.125, 'Zürich ☕ 東京', true, '2026-11-01',
      '2026-11-01 00:00:00.123456', '2026-11-01 12:00:00+02', '{{"k": [1, 2]}}'),
     ('b|2', null, null, null, null, null, null, null, null, null, null),
     ('c|3', -1, -2147483648, -0.01, -1e-3, '', false, '1970-01-01', '2099-12-31 23:59:59.999999',
      '2026-06-01 00:00:00+00', 'null');
-create view {schema}.by_day as select session_date, count(*) as sessions from {schema}.sessions_fact group by 1;
+create view {schema}.by_day as select session_date, count(*) as sessions from {schema}.sessions group by 1;
 """
 
 
@@ -107,7 +107,7 @@ def test_publish_from_postgres_round_trips(tmp_path: Path, postgres: Any) -> Non
         cur.execute(PG_MART.format(schema=schema))
         cur.execute(f"select session_key, quantity, n, value, cast(ratio as float8), name, is_converted, "
                     f"session_date, started_at, (loaded_at at time zone 'UTC'), extra::text "
-                    f"from {schema}.sessions_fact")
+                    f"from {schema}.sessions")
         want = sorted(cur.fetchall(), key=repr)
     out = tmp_path / "bi"
     proc = run_loader("--destination", "postgres", "--publish", out, "--publish-schema", schema,
@@ -120,9 +120,9 @@ def test_publish_from_postgres_round_trips(tmp_path: Path, postgres: Any) -> Non
     assert types == {"session_key": "VARCHAR", "quantity": "BIGINT", "n": "INTEGER", "value": "DECIMAL(18,2)",
                      "ratio": "DOUBLE", "name": "VARCHAR", "is_converted": "BOOLEAN", "session_date": "DATE",
                      "started_at": "TIMESTAMP", "loaded_at": "TIMESTAMP", "extra": "VARCHAR"}
-    hyper = pantab.frame_from_hyper(out / "sessions_fact.hyper", table=HYPER_TABLE, return_type="pyarrow")
-    for got in (pq.read_table(out / "sessions_fact.parquet"), hyper):
+    hyper = pantab.frame_from_hyper(out / "sessions.hyper", table=HYPER_TABLE, return_type="pyarrow")
+    for got in (pq.read_table(out / "sessions.parquet"), hyper):
         assert sorted((tuple(r.values()) for r in got.to_pylist()), key=repr) == want
-    csv = duckdb.sql(f"select * from read_csv('{out / 'sessions_fact.csv'}', header = true, columns = {types!r}, "
+    csv = duckdb.sql(f"select * from read_csv('{out / 'sessions.csv'}', header = true, columns = {types!r}, "
                      "auto_detect = false, allow_quoted_nulls = false)").fetchall()
     assert sorted(csv, key=repr) == want

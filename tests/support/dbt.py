@@ -23,7 +23,7 @@ from dlt_pipeline.synthetic.generator import GeneratorConfig, visitor_digest
 from support.loader import REPO, Target, loader_env, run_or_fail
 
 BIN = Path(sys.executable).parent
-MARTS = ("sessions_fact", "offer_exposure", "purchase_items", "visitors", "visitor_customer_map",
+MARTS = ("sessions", "offer_exposures", "purchase_items", "visitors", "visitor_customer_map",
          "session_conversion_events", "session_extra_items")
 DBT_TIMEOUT = 600
 GEN_ARGS = ("--days", "2", "--sessions-per-day", "1200", "--files-per-window", "2", "--redeliver", "2",
@@ -115,14 +115,14 @@ def _norm(v: Any) -> Any:  # noqa: ANN401
 def mart_totals(wh: Warehouse) -> dict:
     (sessions, converted, revenue, page_views, items_value_f), = wh.query(
         "select count(*), sum(case when is_converted then 1 else 0 end), sum(session_value), sum(page_views),"
-        " sum(purchased_items_value) from {mart}.sessions_fact"
+        " sum(purchased_items_value) from {mart}.sessions"
     )
-    (exposures,), = wh.query("select count(*) from {mart}.offer_exposure")
+    (exposures,), = wh.query("select count(*) from {mart}.offer_exposures")
     (items, items_value), = wh.query("select count(*), sum(line_value) from {mart}.purchase_items")
     by_day = {
         str(day): {"sessions": int(n), "revenue": round(float(rev), 2)}
         for day, n, rev in wh.query(
-            "select session_date, count(*), sum(session_value) from {mart}.sessions_fact"
+            "select session_date, count(*), sum(session_value) from {mart}.sessions"
             " group by session_date order by 1"
         )
     }
@@ -152,10 +152,10 @@ def visitor_totals(wh: Warehouse) -> dict:
     stitched_rows = wh.query(
         "select monetate_id, stitched_customer_id from {mart}.visitors where stitched_customer_id is not null")
     first_rows = wh.query(
-        "select monetate_id, session_key from {mart}.sessions_fact where is_first_visitor_session")
-    # sessions_fact carries the visitor's stitched id on every session: one per visitor
+        "select monetate_id, session_key from {mart}.sessions where is_first_visitor_session")
+    # sessions carries the visitor's stitched id on every session: one per visitor
     (fact_stitch_conflicts,), = wh.query(
-        "select count(*) from (select monetate_id from {mart}.sessions_fact group by monetate_id"
+        "select count(*) from (select monetate_id from {mart}.sessions group by monetate_id"
         " having count(distinct stitched_customer_id) > 1) x")
     (map_visitors,), = wh.query("select count(distinct monetate_id) from {mart}.visitor_customer_map")
     return {
@@ -173,7 +173,7 @@ def assert_conversions_match_truth(wh: Warehouse, truth: dict) -> None:
     fired = truth["visitors"]["page_event_sessions"]
     for event in wh.dbt_vars.get("conversion_events", []):
         name, want = event["name"], fired.get(str(event["page_event_id"]), 0)
-        (flags,), = wh.query(f"select count(*) from {{mart}}.sessions_fact where converted_{name}")
+        (flags,), = wh.query(f"select count(*) from {{mart}}.sessions where converted_{name}")
         (rows,), = wh.query(
             f"select count(*) from {{mart}}.session_conversion_events where conversion_name = '{name}'")
         assert flags == rows == want, f"conversion {name}: flags {flags}, rows {rows}, ground truth {want}"
@@ -204,7 +204,7 @@ def assert_bought_after_event_matches_truth(wh: Warehouse, truth: dict) -> None:
 def assert_local_times(wh: Warehouse) -> None:
     """session_start_at_local / session_date_local are the UTC start in var reporting_time_zone (zoneinfo)."""
     zone = ZoneInfo(wh.dbt_vars.get("reporting_time_zone", "UTC"))
-    rows = wh.query("select session_start_at, session_start_at_local, session_date_local from {mart}.sessions_fact")
+    rows = wh.query("select session_start_at, session_start_at_local, session_date_local from {mart}.sessions")
     for utc, local, day in rows:
         want = utc.replace(tzinfo=dt.UTC).astimezone(zone).replace(tzinfo=None)
         assert (local, day) == (want, want.date()), (utc, local, day, want)

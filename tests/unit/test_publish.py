@@ -33,22 +33,22 @@ def _warehouse(path: Path) -> None:
     con = duckdb.connect(str(path))
     con.execute(f"create schema {SCHEMA}")
     con.execute(f"""
-        create table {SCHEMA}.sessions_fact (
+        create table {SCHEMA}.sessions (
             session_key varchar, purchased_quantity hugeint, purchased_items_value decimal(38, 2),
             session_value decimal(18, 2), duration decimal(18, 3), page_views bigint, purchase_count integer,
             tiny tinyint, big_unsigned ubigint, score double, is_converted boolean, session_date date,
             session_start_at timestamp, loaded_at timestamptz, tags varchar[], note varchar)""")
-    con.execute(f"""insert into {SCHEMA}.sessions_fact values
+    con.execute(f"""insert into {SCHEMA}.sessions values
         ('a|1', 3, 1234567890123.45, 10.50, 1.250, 4, 1, -5, 7, 0.125, true, date '2026-11-01',
          timestamp '2026-11-01 00:00:00.123456', timestamptz '2026-11-01 10:00:00+00', ['x', 'y'], 'Zürich ☕ 東京'),
         ('b|2', null, null, null, null, null, null, null, null, null, null, null, null, null, null, null),
         ('c|3', -9223372036854775808, -0.01, 0.00, 0, 9223372036854775807, -2147483648, 127, 0, -1e300, false,
          date '1970-01-01', timestamp '2099-12-31 23:59:59.999999', timestamptz '2026-06-01 12:00:00+02', [],
          '')""")
-    con.execute(f"create table {SCHEMA}.dim_splits (split_id bigint, split_name varchar)")
-    con.execute(f"insert into {SCHEMA}.dim_splits values (1, 'Control \"A\", with comma'), (2, 'line\nbreak')")
+    con.execute(f"create table {SCHEMA}.splits (split_id bigint, split_name varchar)")
+    con.execute(f"insert into {SCHEMA}.splits values (1, 'Control \"A\", with comma'), (2, 'line\nbreak')")
     con.execute(f"create view {SCHEMA}.experiment_results as select split_id, count(*) as n from "
-                f"{SCHEMA}.dim_splits group by split_id")
+                f"{SCHEMA}.splits group by split_id")
     con.execute(f"create table {SCHEMA}.empty_mart (id bigint, seen_at timestamp)")
     con.close()
 
@@ -82,16 +82,16 @@ def published(tmp_path: Path) -> tuple[Path, Path, dict]:
 
 def test_manifest_lists_every_relation_with_bi_types(published: tuple[Path, Path, dict]) -> None:
     db, out, manifest = published
-    assert [t["name"] for t in manifest["tables"]] == ["dim_splits", "empty_mart", "experiment_results",
-                                                      "sessions_fact"]
-    types = {c["name"]: c["type"] for c in manifest["tables"][-1]["columns"]}
+    assert [t["name"] for t in manifest["tables"]] == ["empty_mart", "experiment_results", "sessions",
+                                                      "splits"]
+    types = {c["name"]: c["type"] for c in manifest["tables"][2]["columns"]}
     assert types == {"session_key": "VARCHAR", "purchased_quantity": "BIGINT", "purchased_items_value": "DECIMAL(18,2)",
                      "session_value": "DECIMAL(18,2)", "duration": "DECIMAL(18,3)", "page_views": "BIGINT",
                      "purchase_count": "INTEGER", "tiny": "SMALLINT", "big_unsigned": "BIGINT", "score": "DOUBLE",
                      "is_converted": "BOOLEAN", "session_date": "DATE", "session_start_at": "TIMESTAMP",
                      "loaded_at": "TIMESTAMP", "tags": "VARCHAR", "note": "VARCHAR"}
-    assert {t["name"]: t["rows"] for t in manifest["tables"]} == {"dim_splits": 2, "empty_mart": 0,
-                                                                  "experiment_results": 2, "sessions_fact": 3}
+    assert {t["name"]: t["rows"] for t in manifest["tables"]} == {"splits": 2, "empty_mart": 0,
+                                                                  "experiment_results": 2, "sessions": 3}
     assert manifest["built_at"] and manifest["schema"] == SCHEMA
     for table in manifest["tables"]:
         assert [f["format"] for f in table["files"]] == list(FORMATS)
@@ -100,7 +100,7 @@ def test_manifest_lists_every_relation_with_bi_types(published: tuple[Path, Path
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []  # no temporary file left
 
 
-@pytest.mark.parametrize("table", ["sessions_fact", "dim_splits", "experiment_results", "empty_mart"])
+@pytest.mark.parametrize("table", ["sessions", "splits", "experiment_results", "empty_mart"])
 def test_hyper_and_parquet_round_trip_rows_and_types(published: tuple[Path, Path, dict], table: str) -> None:
     db, out, manifest = published
     columns = next(t["columns"] for t in manifest["tables"] if t["name"] == table)
@@ -125,7 +125,7 @@ def test_csv_round_trip_keeps_nulls_apart_from_empty_strings(published: tuple[Pa
                       f"columns = {types!r}, auto_detect = false, allow_quoted_nulls = false)")
         assert [(n, str(t)) for n, t in zip(got.columns, got.types, strict=True)] == list(types.items())
         assert got.fetchall() == _expected(db, table["name"], manifest), table["name"]
-    rows = dict(con.sql(f"select session_key, note from read_csv('{out / 'sessions_fact.csv'}', "
+    rows = dict(con.sql(f"select session_key, note from read_csv('{out / 'sessions.csv'}', "
                           "allow_quoted_nulls = false)").fetchall())
     assert rows == {"a|1": "Zürich ☕ 東京", "b|2": None, "c|3": ""}
 
@@ -133,7 +133,7 @@ def test_csv_round_trip_keeps_nulls_apart_from_empty_strings(published: tuple[Pa
 def test_spot_values_survive(published: tuple[Path, Path, dict]) -> None:
     """The values a BI tool shows, checked literally (not only against DuckDB's own reading)."""
     _, out, _ = published
-    row = pq.read_table(out / "sessions_fact.parquet").to_pylist()[0]
+    row = pq.read_table(out / "sessions.parquet").to_pylist()[0]
     assert row["purchased_quantity"] == 3 and row["purchased_items_value"] == Decimal("1234567890123.45")
     assert row["session_start_at"] == datetime(2026, 11, 1, 0, 0, 0, 123456)
     assert row["loaded_at"] == datetime(2026, 11, 1, 10, 0) and row["session_date"] == date(2026, 11, 1)
@@ -145,19 +145,19 @@ def test_republish_replaces_files_and_failure_keeps_the_old_ones(tmp_path: Path)
     _warehouse(db)
     out = tmp_path / "publish"
     publish(db, out, ["parquet"], SCHEMA)
-    before = (out / "sessions_fact.parquet").read_bytes()
+    before = (out / "sessions.parquet").read_bytes()
     con = duckdb.connect(str(db))
-    con.execute(f"insert into {SCHEMA}.sessions_fact (session_key, purchased_quantity) values ('d|4', 1)")
+    con.execute(f"insert into {SCHEMA}.sessions (session_key, purchased_quantity) values ('d|4', 1)")
     con.close()
     publish(db, out, ["parquet"], SCHEMA)
-    assert pq.read_table(out / "sessions_fact.parquet").num_rows == 4
+    assert pq.read_table(out / "sessions.parquet").num_rows == 4
     con = duckdb.connect(str(db))
-    con.execute(f"insert into {SCHEMA}.sessions_fact (session_key, purchased_quantity) values ('e|5', 1e20::hugeint)")
+    con.execute(f"insert into {SCHEMA}.sessions (session_key, purchased_quantity) values ('e|5', 1e20::hugeint)")
     con.close()
-    current = (out / "sessions_fact.parquet").read_bytes()
-    with pytest.raises(PublishError, match=r"mart analytics\.sessions_fact cannot be published"):
+    current = (out / "sessions.parquet").read_bytes()
+    with pytest.raises(PublishError, match=r"mart analytics\.sessions cannot be published"):
         publish(db, out, ["parquet"], SCHEMA)
-    assert (out / "sessions_fact.parquet").read_bytes() == current != before
+    assert (out / "sessions.parquet").read_bytes() == current != before
     assert not [p for p in out.iterdir() if ".tmp-" in p.name]
 
 

@@ -3,7 +3,7 @@
   description) and the traffic design of the experience's chosen version (`variant_splits`: variant, share,
   control flag; their `allocations`: per-variant control groups such as `A-Control`; the `splits` list).
 
-  Control rule (contract of dim_splits): a split is the control when the API flags it (`is_control`) or its
+  Control rule (contract of splits): a split is the control when the API flags it (`is_control`) or its
   variant / split name is `Control` or ends in `-Control` (case-insensitive); false when the API describes the
   split without saying so; NULL when it says nothing that decides it. Never guessed from anything else.
 -#}

@@ -12,7 +12,7 @@
   outcomes from the first exposure on and in the `experiment_pre_period_days` before it.
 
   Unit: the visitor (Monetate ID, the part of `guid` after ':'), because Monetate keeps a visitor in one split
-  for the life of its cookie, so its sessions are not independent. Experience: `dim_splits.experience_id`; a
+  for the life of its cookie, so its sessions are not independent. Experience: `splits.experience_id`; a
   split the metadata does not know is an experience of its own (`experience_key` 'split-<id>').
   Window: post-exposure outcomes count every session of the visitor from the session of its first exposure on
   (up to var experiment_window_hours after the first exposure when set: sessions by start, purchases by time)

@@ -22,7 +22,7 @@ with visitors as (
 
 splits as (
 
-    select * from {{ ref('dim_splits') }}
+    select * from {{ ref('splits') }}
 
 ),
 

@@ -40,7 +40,7 @@ with sessions as (
 
 splits as (
 
-    select * from {{ ref('dim_splits') }}
+    select * from {{ ref('splits') }}
 
 ),
 

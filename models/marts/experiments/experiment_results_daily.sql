@@ -162,7 +162,7 @@ visitors as (
 
 splits as (
 
-    select * from {{ ref('dim_splits') }}
+    select * from {{ ref('splits') }}
 
 ),
 

@@ -1,13 +1,13 @@
--- Reconciliation across marts: per session, purchase_items add up to sessions_fact's item count, item
--- value and purchased quantity, and offer_exposure has exactly offer_count rows. sessions_fact's counts
+-- Reconciliation across marts: per session, purchase_items add up to sessions' item count, item
+-- value and purchased quantity, and offer_exposures has exactly offer_count rows. sessions' counts
 -- and the child marts' rows are built from the same intermediate child models, so any difference is a
 -- bug (or an incremental run that touched one mart and not the other). Fails with one row per offending
 -- session.
 with facts as (
 
     select session_id, offer_count, purchased_item_count, purchased_items_value, purchased_quantity
-    from {{ ref('sessions_fact') }}
-    where {{ monetate_test_scope(ref('sessions_fact')) }}
+    from {{ ref('sessions') }}
+    where {{ monetate_test_scope(ref('sessions')) }}
 
 ),
 
@@ -23,7 +23,7 @@ items as (
 exposures as (
 
     select session_id, count(*) as exposure_rows
-    from {{ ref('offer_exposure') }}
+    from {{ ref('offer_exposures') }}
     where session_id in (select session_id from facts)
     group by session_id
 

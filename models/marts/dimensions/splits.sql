@@ -29,7 +29,7 @@ metadata as (
 
 experiences as (
 
-    select experience_id, experience_name from {{ ref('dim_experiments') }}
+    select experience_id, experience_name from {{ ref('experiments') }}
 
 ),
 

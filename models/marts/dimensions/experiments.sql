@@ -60,7 +60,7 @@ goals as (
 history as (
 
     select experience_id, count(*) as name_history_count
-    from {{ ref('dim_experiment_name_history') }}
+    from {{ ref('experiment_name_history') }}
     group by experience_id
 
 ),

@@ -8,12 +8,12 @@
     dist='session_key',
     sort=['session_date', 'split_id'],
     pre_hook="{{ monetate_delete_affected_sessions() }}",
-    post_hook="{{ monetate_refresh_names(ref('dim_splits'), 'split_id',
+    post_hook="{{ monetate_refresh_names(ref('splits'), 'split_id',
                                           ['experience_id', 'experience_name', 'split_name', 'is_control']) }}"
   )
 }}
 {#-
-  Facts are incremental (delete+insert by session_key); the name columns from dim_splits are set for the rows
+  Facts are incremental (delete+insert by session_key); the name columns from splits are set for the rows
   built now and refreshed on every other row by the post-hook, so names are always the current ones
   (macros/monetate_names.sql). Split ids are cast to bigint, the type of every id in the dimensions.
 -#}
@@ -36,7 +36,7 @@ sessions as (
 purchases as (
 
     {#- the session's latest purchase, from the purchase lines of its surviving version (the same rows
-        that give sessions_fact.last_purchase_at) -#}
+        that give sessions.last_purchase_at) -#}
     select session_id, max(purchased_at) as last_purchased_at
     from {{ ref('int_monetate__purchase_lines') }}
     where {{ monetate_incremental_filter() }}
@@ -66,7 +66,7 @@ value_after as (
 
 splits as (
 
-    select split_id, experience_id, experience_name, split_name, is_control from {{ ref('dim_splits') }}
+    select split_id, experience_id, experience_name, split_name, is_control from {{ ref('splits') }}
 
 ),
 
