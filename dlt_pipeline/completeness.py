@@ -5,7 +5,7 @@ completeness scan watches). It lists only those day folders (plus the oldest one
 guard) and compares them with the ledger of completed loads:
 
 - a due window (ended over two hours ago) without a loaded file is missing, the same definition as the dbt
-  monitor `monitor_window_completeness` (see `_windows`); the report tells a window never delivered from one
+  monitor `delivery_windows` (see `_windows`); the report tells a window never delivered from one
   whose file is on the server but not loaded;
 - a file on the server without a `loaded` ledger row is not loaded, with the reason the next run has:
   quarantined, unreadable, too young, outside the look-back (the completeness scan gets it), beyond the
@@ -200,7 +200,7 @@ class Windows:
 def _windows(files: list[Candidate], ledger: Ledger) -> Windows:
     """Which windows are loaded and which delivered, by the window start in the file name (whatever its folder).
 
-    The one definition `--check` shares with the dbt monitor `monitor_window_completeness`: a window is
+    The one definition `--check` shares with the dbt monitor `delivery_windows`: a window is
     *missing* when it is due (ended over two hours ago) and no file of it is loaded; a file on the server
     that is not loaded (new, quarantined, unreadable) does not fill it. `delivered` only tells the two kinds
     of missing window apart: never delivered (ask the vendor), or delivered and not loaded (see why).

@@ -5,7 +5,7 @@ guard and `--check` share are tested in isolation (tests/unit/test_coverage.py).
 
 The vendor writes one or more files per 15-minute window (UTC), named by the window's start, into the day
 folder of that start; 96 windows a day. A window counts as due once its end is `DELIVERY_GRACE` in the
-past: the same two hours after which the dbt monitor `monitor_window_completeness` warns. Files stay on
+past: the same two hours after which the dbt monitor `delivery_windows` warns. Files stay on
 the server `VENDOR_RETENTION_DAYS` after they are generated; we date a file by its day folder, which
 makes every expiry date a day early at worst (the safe side for a backfill).
 """

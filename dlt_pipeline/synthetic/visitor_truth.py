@@ -1,7 +1,7 @@
 """Ground truth for visitors (Monetate IDs), accumulated while the generator writes.
 
 Why a module of its own: the visitor marts (``visitors``, ``visitor_customer_map``, the visitor columns of
-``sessions_fact``) must be proved against numbers the dbt code did not compute. The generator knows every
+``sessions``) must be proved against numbers the dbt code did not compute. The generator knows every
 session's final (surviving) version as it makes it, so this accumulator is fed with exactly what the dedup
 rule keeps, one call per session, in start order per visitor (a visitor returns only after its last session
 ended). Memory stays bounded: the generator keeps at most a few thousand visitors able to return, and a
