@@ -85,10 +85,15 @@ def open_filesystem(url: str) -> tuple[Any, str]:
 
 def sha256_file(path: Path) -> str:
     """Hex sha256 of a file's bytes (the gzip as delivered): the checksum the ledger records."""
-    digest = hashlib.sha256()
     with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
+        return _sha256_of(fh)
+
+
+def _sha256_of(fh: Any) -> str:
+    """Hex sha256 of what an open binary file (local or fsspec) holds from here on, read in chunks."""
+    digest = hashlib.sha256()
+    while chunk := fh.read(CHUNK):
+        digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -179,11 +184,8 @@ class Archive:
         staged.tmp = None
 
     def _sha256(self, path: str) -> str:
-        digest = hashlib.sha256()
         with self.fs.open(path, "rb") as fh:
-            while chunk := fh.read(CHUNK):
-                digest.update(chunk)
-        return digest.hexdigest()
+            return _sha256_of(fh)
 
     def _superseded_or_fail(self, staged: Staged, final: str, held: str, replaces: str | None) -> None:
         """Set the archived copy aside if it is the one loaded before; any other difference needs a person."""
